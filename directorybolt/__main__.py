@@ -1,0 +1,3 @@
+from directorybolt.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The ``directorybolt`` command. Each concern registers its commands from its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from directorybolt.errors import DirectoryBoltError
+
+
+class _Group(click.Group):
+    """Turns the library's errors and unreachable services into a one-line message
+    and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DirectoryBoltError as exc:
+            raise click.ClickException(str(exc)) from None
+        except _service_errors() as exc:
+            raise click.ClickException(f"cannot reach a service: {_first_line(exc)}") from None
+
+
+def _service_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, redis.exceptions.ConnectionError)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """DirectoryBolt: submit a business listing to many directories with Celery and Chromium."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+
+
+def _register() -> None:
+    from directorybolt.cli import catalog, dlq, jobs, stack
+
+    for module in (stack, jobs, dlq, catalog):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,174 @@
+"""Commands that run processes: migrate, worker, beat, up, sandbox, flower."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from directorybolt.config import canonical_tier, get_settings
+
+
+def services() -> None:
+    """Resolve the services (embedded when nothing is configured) and check they answer."""
+    from sqlalchemy import text
+
+    from directorybolt import db
+    from directorybolt.runtime import ensure_services, redis_client
+
+    ensure_services()
+    with db.session() as s:
+        s.execute(text("SELECT 1"))
+    redis_client().ping()
+
+
+def migrate_head() -> None:
+    from directorybolt import migrations
+    from directorybolt.runtime import database_url
+
+    services()
+    migrations.upgrade(database_url())
+
+
+@click.command()
+@click.option("--downgrade", "downgrade_to", default=None, metavar="REV", help="Downgrade to REV (e.g. base).")
+def migrate(downgrade_to: str | None) -> None:
+    """Upgrade the database schema to the latest revision."""
+    from directorybolt import migrations
+    from directorybolt.runtime import database_url
+
+    services()
+    if downgrade_to:
+        migrations.downgrade(database_url(), downgrade_to)
+        click.echo(f"downgraded to {downgrade_to}")
+        return
+    migrations.upgrade(database_url())
+    click.echo(f"database at revision {migrations.current(database_url())}")
+
+
+def worker_queues(tiers: str, maintenance: bool) -> list[str]:
+    from directorybolt.celery_app import MAINTENANCE_QUEUE, tier_queue
+
+    s = get_settings()
+    wanted = s.tiers_by_priority() if tiers == "all" else [canonical_tier(t) for t in tiers.split(",") if t.strip()]
+    for t in wanted:
+        s.tier(t)
+    ordered = [t for t in s.tiers_by_priority() if t in wanted]
+    return [tier_queue(t) for t in ordered] + ([MAINTENANCE_QUEUE] if maintenance else [])
+
+
+def worker_argv(queues: list[str], concurrency: int, autoscale: str | None, name: str | None) -> list[str]:
+    argv = ["worker", "-Q", ",".join(queues), "-l", "INFO", "--pool", "prefork"]
+    argv += ["--autoscale", autoscale] if autoscale else ["-c", str(concurrency)]
+    if name:
+        argv += ["-n", name]
+    return argv
+
+
+@click.command()
+@click.option("--tiers", default="all", show_default=True, help="Comma-separated tiers to consume, highest first.")
+@click.option("--maintenance/--no-maintenance", default=True, show_default=True, help="Also consume maintenance.")
+@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--autoscale", default=None, metavar="MAX,MIN", help="Let the pool grow and shrink.")
+@click.option("-n", "--name", default=None, help="Celery node name.")
+def worker(tiers: str, maintenance: bool, concurrency: int, autoscale: str | None, name: str | None) -> None:
+    """Run a Celery worker consuming the chosen tier queues in priority order."""
+    from directorybolt.celery_app import app
+
+    services()
+    app.worker_main(worker_argv(worker_queues(tiers, maintenance), concurrency, autoscale, name))
+
+
+@click.command()
+def beat() -> None:
+    """Run Celery Beat (one per cluster: a second one waits on the Redis lock)."""
+    from directorybolt.beatlock import hold_beat_lock
+    from directorybolt.celery_app import app
+
+    services()
+    schedule = get_settings().state_dir / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    with hold_beat_lock():
+        app.start(["beat", "-l", "INFO", "-s", str(schedule)])
+
+
+@contextmanager
+def children(commands: list[list[str]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start processes in their own groups; stop them all (TERM, then KILL) on exit."""
+    procs = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def self_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "directorybolt", *args]
+
+
+@click.command()
+@click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+def up(concurrency: int) -> None:
+    """Migrate, then run a worker and beat in the foreground; Ctrl-C stops them all."""
+    migrate_head()
+    click.echo("stack up: worker + beat (Ctrl-C to stop)")
+    with children([self_command("worker", "-c", str(concurrency)), self_command("beat")]) as procs:
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            click.echo("stopping…")
+    failed = [p for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
+    if failed:
+        raise click.ClickException("a process of the stack exited with an error; see its log above")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+def sandbox(host: str, port: int) -> None:
+    """Serve the sandbox directory sites (local imitations of real sign-up forms)."""
+    from directorybolt.sandbox.server import serve
+
+    click.echo(f"sandbox on http://{host}:{port}/  (submissions: /_submissions)")
+    serve(host, port)
+
+
+@click.command()
+@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--address", default="127.0.0.1", show_default=True)
+@click.option("--basic-auth", default=None, envvar="DIRECTORYBOLT_FLOWER_BASIC_AUTH", metavar="USER:PASSWORD")
+@click.option("--insecure-local-only", is_flag=True, help="No auth, bound to 127.0.0.1 only.")
+def flower(port: int, address: str, basic_auth: str | None, insecure_local_only: bool) -> None:
+    """Run Flower for this app; refuses to start without credentials."""
+    from directorybolt.celery_app import app
+
+    if not basic_auth and not insecure_local_only:
+        raise click.UsageError("Flower shows task arguments: pass --basic-auth USER:PASSWORD (or --insecure-local-only)")
+    if insecure_local_only:
+        address = "127.0.0.1"
+    if basic_auth and ":" not in basic_auth:
+        raise click.UsageError("--basic-auth must be USER:PASSWORD")
+    services()
+    argv = ["flower", f"--port={port}", f"--address={address}", "--purge_offline_workers=60"]
+    if basic_auth:
+        argv.append(f"--basic-auth={basic_auth}")
+    app.start(argv)
+
+
+COMMANDS = [migrate, worker, beat, up, sandbox, flower]

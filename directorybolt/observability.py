@@ -1,0 +1,66 @@
+"""Sentry for workers, beat and the API. Customer personal data never leaves in an
+event: ``before_send`` scrubs the business profile's contact fields wherever they appear."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from directorybolt.config import get_settings
+
+PII_KEYS = {"email", "phone", "address", "street", "zip", "telephone", "contact_email"}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
+REDACTED = "[redacted]"
+
+_initialised = False
+
+
+def scrub(value: Any) -> Any:
+    """Redact contact details in nested event data (keys by name, values by shape)."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if str(k).lower() in PII_KEYS else scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, value))
+    return value
+
+
+def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    return scrub(event)
+
+
+def init_sentry(component: str) -> bool:
+    """Initialise once per process when a DSN is configured."""
+    global _initialised
+    s = get_settings()
+    if _initialised or not s.sentry_dsn:
+        return _initialised
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+
+    sentry_sdk.init(
+        dsn=s.sentry_dsn,
+        environment=s.sentry_environment,
+        integrations=[CeleryIntegration(monitor_beat_tasks=True)],
+        send_default_pii=False,
+        before_send=before_send,
+        traces_sample_rate=0.0,
+        server_name=component,
+    )
+    _initialised = True
+    return True
+
+
+def capture_dead_letter(exc: BaseException, *, tags: dict[str, str]) -> None:
+    if not init_sentry("worker"):
+        return
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        for k, v in tags.items():
+            scope.set_tag(k, v)
+        scope.set_tag("dead_lettered", "true")
+        scope.fingerprint = ["dead-letter", tags.get("task", ""), type(exc).__name__]
+        sentry_sdk.capture_exception(exc)

@@ -1,0 +1,108 @@
+"""A customer's business profile: validated and sanitised before anything stores or
+submits it, because every field ends up typed into someone else's website."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import nh3
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+
+PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{7,25}$")
+
+
+def clean_text(value: str) -> str:
+    """Strip every HTML tag (nh3 with no allowed tags) and collapse whitespace."""
+    text = nh3.clean(value, tags=set(), attributes={}, strip_comments=True)
+    text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+    text = text.replace("&#39;", "'")
+    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+
+
+def check_public_url(url: str, *, allow_private: bool = False) -> str:
+    """http(s) only, no credentials, and not a private/loopback/link-local host unless
+    allowed (the sandbox runs on 127.0.0.1). Raises ValueError with a readable reason."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("website must start with http:// or https://")
+    if parts.username or parts.password:
+        raise ValueError("website must not contain credentials")
+    host = parts.hostname
+    if not host:
+        raise ValueError("website has no host name")
+    if allow_private:
+        return url
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise ValueError("website must be a public address") from None
+        addresses = _resolved(host)
+    for addr in addresses:
+        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
+            raise ValueError("website must be a public address, not a private, loopback or link-local one")
+    return url
+
+
+def _resolved(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Resolve only when the resolver answers from local data; no network here means
+    an unknown name simply yields nothing to reject."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICSERV)
+    except (OSError, UnicodeError):
+        return []
+    return [ipaddress.ip_address(i[4][0]) for i in infos]
+
+
+Short = Annotated[str, Field(max_length=200)]
+
+
+class BusinessProfile(BaseModel):
+    """The fields a plan may submit (``directorybolt.browser.plans.BUSINESS_FIELDS``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    business_name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    phone: str | None = Field(default=None, max_length=40)
+    website: str | None = Field(default=None, max_length=2048)
+    address: Short | None = None
+    city: str | None = Field(default=None, max_length=120)
+    state: str | None = Field(default=None, max_length=60)
+    zip: str | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=5000)
+    category: str | None = Field(default=None, max_length=120)
+
+    @field_validator("business_name", "address", "city", "state", "zip", "description", "category")
+    @classmethod
+    def _sanitise(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return None
+        cleaned = clean_text(v)
+        if info.field_name == "business_name" and not cleaned:
+            raise ValueError("business name must not be empty")
+        return cleaned or None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v and not PHONE_RE.match(v):
+            raise ValueError("phone may contain digits, spaces, + ( ) . / - and must have 7 to 25 characters")
+        return v or None
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v:
+            return None
+        allow = bool(info.context and info.context.get("allow_private_websites"))
+        return check_public_url(v, allow_private=allow)
+
+    def field(self, name: str) -> str:
+        value = getattr(self, name)
+        return "" if value is None else str(value)

@@ -1,0 +1,63 @@
+"""The whole retry policy in one place.
+
+Transient failures (timeouts, 5xx, 429, a crashed browser, a dropped database or
+broker connection) are retried with exponential backoff and jitter; everything in
+``NEVER_RETRY`` fails at once. Delays stay below the broker's visibility timeout
+(see ``celery_app``), or Redis would redeliver the waiting message a second time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from directorybolt.config import Settings, get_settings
+from directorybolt.errors import NeedsReview, PermanentError, TransientError, ValidationError
+
+#: Errors that retrying cannot fix.
+NEVER_RETRY: tuple[type[BaseException], ...] = (PermanentError, ValidationError, NeedsReview)
+
+
+def _infrastructure_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``base * 2**n`` (30 s, 60 s, 120 s by default) +/- ``jitter``."""
+
+    max_retries: int
+    base_s: float
+    max_s: float
+    jitter: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> RetryPolicy:
+        s = settings or get_settings()
+        return cls(max_retries=s.max_retries, base_s=s.retry_base_s, max_s=s.retry_max_s, jitter=s.retry_jitter)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, NEVER_RETRY):
+            return False
+        return isinstance(exc, TransientError | _infrastructure_errors())
+
+    def should_retry(self, exc: BaseException, *, retries_done: int) -> bool:
+        return self.is_transient(exc) and retries_done < self.max_retries
+
+    def delay(self, *, retries_done: int, exc: BaseException | None = None, rng: random.Random | None = None) -> float:
+        """Backoff for the next try; a site's Retry-After is honoured when longer."""
+        r = rng or random
+        backoff = min(self.max_s, self.base_s * (2**retries_done))
+        backoff *= 1 + r.uniform(-self.jitter, self.jitter)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after:
+            backoff = max(backoff, min(float(retry_after), self.max_s))
+        return round(max(0.0, backoff), 3)

@@ -1,0 +1,253 @@
+"""One directory submission, recorded exactly once.
+
+The result row is claimed (``pending -> submitting``) by a conditional UPDATE before
+the browser acts, so a redelivered or duplicated task that finds the row already
+claimed or ``submitted`` does nothing. This module knows nothing of Celery: it
+returns an :class:`Outcome`, raises :class:`RetryLater` when the policy wants
+another try, or raises the failure that must be dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from directorybolt import db, heartbeats, history, jobs
+from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
+from directorybolt.config import get_settings
+from directorybolt.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
+from directorybolt.models import Customer, Directory, Job
+from directorybolt.pacing import Pacer, interval_ms
+from directorybolt.profiles import BusinessProfile
+from directorybolt.retries import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The policy wants another try in ``delay_s`` seconds."""
+
+    def __init__(self, delay_s: float, cause: BaseException | None, *, counts: bool = True) -> None:
+        super().__init__(f"retry in {delay_s:.1f}s: {cause}")
+        self.delay_s = delay_s
+        self.cause = cause
+        self.counts = counts
+
+
+class Redelivered(PermanentError):
+    """The same submission came back more often than any retry budget allows
+    (a task that kills its worker is redelivered forever by reject_on_worker_lost)."""
+
+    category = "redelivery_loop"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    category: str | None = None
+    message: str | None = None
+    duration_ms: int | None = None
+    screenshot: str | None = None
+    final_status: str | None = None
+
+
+_CLAIM = text(
+    """
+    UPDATE job_results r SET status = 'submitting', worker_id = :worker, claimed_at = now(),
+        committed_at = NULL, attempts = r.attempts + 1, updated_at = now()
+    FROM jobs j
+    WHERE r.job_id = :job AND r.directory_id = :dir AND j.id = r.job_id AND j.status = 'in_progress'
+      AND r.status = 'pending' AND (r.retry_at IS NULL OR r.retry_at <= now() + interval '2 seconds')
+    RETURNING r.attempts
+    """
+)
+
+_RECORD = text(
+    """
+    UPDATE job_results SET status = :status, error_category = :category, error_message = :message,
+        duration_ms = :duration, screenshot_path = :screenshot, finished_at = now(), retry_at = NULL,
+        updated_at = now()
+    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :worker
+    """
+)
+
+_RELEASE = text(
+    """
+    UPDATE job_results SET status = 'pending', retry_at = now() + make_interval(secs => :delay),
+        error_category = :category, error_message = :message, worker_id = NULL, updated_at = now(),
+        attempts = attempts - :refund
+    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :worker
+    """
+)
+
+
+@dataclass
+class _Context:
+    job_id: uuid.UUID
+    directory_id: str
+    attempt: int
+    tier: str
+    plan: Plan | None
+    url: str
+    profile: BusinessProfile
+
+
+def _claim(job_id: uuid.UUID, directory_id: str, worker: str) -> _Context | Outcome:
+    with db.session() as s:
+        attempt = s.execute(_CLAIM, {"job": job_id, "dir": directory_id, "worker": worker}).scalar_one_or_none()
+        if attempt is None:
+            current = s.execute(
+                text("SELECT status FROM job_results WHERE job_id = :job AND directory_id = :dir"),
+                {"job": job_id, "dir": directory_id},
+            ).scalar_one_or_none()
+            return Outcome("duplicate", message=f"nothing to do: result is {current or 'missing'}")
+        s.execute(text("UPDATE jobs SET last_heartbeat = now() WHERE id = :job"), {"job": job_id})
+        job = s.get(Job, job_id)
+        directory = s.get(Directory, directory_id)
+        assert job is not None and directory is not None
+        customer = s.get(Customer, job.customer_id)
+        assert customer is not None
+        profile = jobs.profile_of(customer)
+        plan = Plan.model_validate(directory.plan) if directory.plan else None
+        return _Context(job_id, directory_id, attempt, job.tier, plan, directory.submission_url or directory.url,
+                        profile)
+
+
+def _screenshot_path(job_id: uuid.UUID, directory_id: str) -> Path:
+    path = get_settings().state_dir / "screenshots" / str(job_id) / f"{directory_id}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _mark_committed(job_id: uuid.UUID, directory_id: str) -> None:
+    with db.session() as s:
+        s.execute(
+            text("UPDATE job_results SET committed_at = now() WHERE job_id = :job AND directory_id = :dir"),
+            {"job": job_id, "dir": directory_id},
+        )
+
+
+def _drive(ctx: _Context) -> tuple[str | None, int]:
+    """Run the plan (or the form-mapping fallback) in a pooled browser page."""
+    from directorybolt.browser.formmap import map_form
+    from directorybolt.browser.pool import get_pool
+    from directorybolt.browser.runner import run_plan
+
+    s = get_settings()
+    plan = ctx.plan
+    if plan is not None and plan.review_reason:
+        raise NeedsReview(plan.review_reason, category="manual")
+    shot = _screenshot_path(ctx.job_id, ctx.directory_id)
+    t0 = time.perf_counter()
+    taken: str | None = None
+    with get_pool().page() as page:
+        try:
+            if plan is None:
+                page.goto(ctx.url, wait_until="domcontentloaded", timeout=s.navigation_timeout_ms)
+                plan = map_form(page, ctx.url, set(BUSINESS_FIELDS))
+            run_plan(
+                page, plan, ctx.profile,
+                step_timeout_ms=s.step_timeout_ms, navigation_timeout_ms=s.navigation_timeout_ms,
+                on_commit=lambda: _mark_committed(ctx.job_id, ctx.directory_id),
+            )
+        finally:
+            try:
+                page.screenshot(path=str(shot), timeout=5000)
+                taken = str(shot)
+            except Exception as exc:  # a screenshot must never change the outcome
+                log.warning("screenshot failed for %s/%s: %s", ctx.job_id, ctx.directory_id, exc)
+    return taken, int((time.perf_counter() - t0) * 1000)
+
+
+def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = None, message: str | None = None,
+            duration_ms: int | None = None, screenshot: str | None = None) -> Outcome:
+    with db.session() as s:
+        s.execute(_RECORD, {"status": status, "category": category, "message": message, "duration": duration_ms,
+                            "screenshot": screenshot, "job": ctx.job_id, "dir": ctx.directory_id, "worker": worker})
+        history.record(s, f"submission_{status}", job_id=ctx.job_id, directory_id=ctx.directory_id,
+                       attempt=ctx.attempt, category=category)
+        final = jobs.finalize(s, ctx.job_id)
+    return Outcome(status, category, message, duration_ms, screenshot, final)
+
+
+def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
+    jid = jobs.parse_uuid(job_id, "job id")
+    s = get_settings()
+    worker = heartbeats.worker_id()
+    claimed = _claim(jid, directory_id, worker)
+    if isinstance(claimed, Outcome):
+        return claimed
+    ctx = claimed
+    policy = RetryPolicy.from_settings(s)
+    retries_done = ctx.attempt - 1  # attempts live on the row, so redeliveries spend the budget too
+    if ctx.attempt > policy.max_retries + 1 + s.max_requeues:
+        _finish(ctx, worker, "failed", category=Redelivered.category,
+                message=f"delivered {ctx.attempt} times; giving up")
+        raise Redelivered(f"{directory_id} for job {jid} was delivered {ctx.attempt} times")
+    pacer = Pacer(_redis())
+    wait = pacer.wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
+    if wait < 0:
+        _release(ctx, worker, -wait, None, refund=True)
+        raise RetryLater(-wait, None, counts=False)
+    hb = heartbeats.current()
+    hb.set_current(jid, directory_id)
+    try:
+        screenshot, duration = _drive(ctx)
+    except NeedsReview as exc:
+        return _finish(ctx, worker, "needs_review", category=exc.category, message=str(exc))
+    except PlanError as exc:
+        _finish(ctx, worker, "failed", category=exc.category, message=str(exc))
+        raise
+    except PermanentError as exc:
+        return _finish(ctx, worker, "failed", category=exc.category, message=str(exc))
+    except Exception as exc:
+        category = exc.category if isinstance(exc, DirectoryBoltError) else "unexpected"
+        if policy.should_retry(exc, retries_done=retries_done):
+            delay = policy.delay(retries_done=retries_done, exc=exc)
+            _release(ctx, worker, delay, exc)
+            raise RetryLater(delay, exc) from exc
+        _finish(ctx, worker, "failed", category=category, message=_customer_message(exc))
+        raise
+    finally:
+        hb.set_current(None)
+        prepare_browser()
+    return _finish(ctx, worker, "submitted", duration_ms=duration, screenshot=screenshot)
+
+
+def _release(ctx: _Context, worker: str, delay: float, exc: BaseException | None, *, refund: bool = False) -> None:
+    category = getattr(exc, "category", None) if exc else "paced"
+    with db.session() as s:
+        s.execute(_RELEASE, {"delay": delay, "category": category, "message": _customer_message(exc) if exc else None,
+                             "job": ctx.job_id, "dir": ctx.directory_id, "worker": worker, "refund": int(refund)})
+        if exc is not None:
+            history.record(s, "retry_scheduled", job_id=ctx.job_id, directory_id=ctx.directory_id,
+                           attempt=ctx.attempt, delay_s=delay, category=category)
+
+
+def _customer_message(exc: BaseException) -> str:
+    """One line, no stack trace, safe to show a customer."""
+    if isinstance(exc, DirectoryBoltError):
+        return str(exc).splitlines()[0][:500] if str(exc) else exc.category
+    return f"internal error ({type(exc).__name__})"
+
+
+def _redis() -> Any:
+    from directorybolt.runtime import redis_client
+
+    return redis_client()
+
+
+def prepare_browser() -> None:
+    """Open the next context while the worker waits for its next task."""
+    from directorybolt.browser.pool import get_pool
+
+    try:
+        get_pool().prepare()
+    except Exception as exc:  # the next submission will launch again and report properly
+        log.warning("could not prepare a browser context: %s", exc)

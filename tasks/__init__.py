@@ -1,0 +1,1 @@
+"""Celery task modules only: thin wrappers that parse arguments and call ``directorybolt``."""

@@ -1,0 +1,217 @@
+"""Fixtures start real services: PostgreSQL and Redis at 127.0.0.1 when they answer,
+otherwise the embedded ones; each run gets its own database, created and dropped.
+
+A missing service may skip a test locally but fails it when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+ROOT = Path(__file__).resolve().parents[1]
+CI = bool(os.environ.get("CI"))
+TABLES = (
+    "api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
+    "job_results, jobs, directories, customers"
+)
+
+
+def _pg_answers() -> bool:
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _redis_answers() -> bool:
+    try:
+        return bool(redis_lib.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping())
+    except redis_lib.RedisError:
+        return False
+
+
+@dataclass
+class Services:
+    database_url: str
+    redis_url: str
+    state_dir: Path
+    admin_url: str | None = None
+    db_name: str | None = None
+    embedded: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    state_dir = Path(tempfile.mkdtemp(prefix="dbolt-test-"))
+    embedded = None
+    use_local = _pg_answers() and _redis_answers()
+    if use_local:
+        db_name = f"dbolt_test_{secrets.token_hex(4)}"
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+        database_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
+        redis_db = secrets.randbelow(14) + 1
+        redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    else:
+        from directorybolt.runtime import EmbeddedServices
+
+        embedded = EmbeddedServices(state_dir / "embedded")
+        database_url, redis_url = embedded.start()
+        admin, db_name = None, None
+    env = {
+        "DIRECTORYBOLT_DATABASE_URL": database_url,
+        "DIRECTORYBOLT_REDIS_URL": redis_url,
+        "DIRECTORYBOLT_STATE_DIR": str(state_dir),
+        "DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES": "true",
+    }
+    os.environ.update(env)
+    from directorybolt import migrations
+    from directorybolt.config import reload_settings
+
+    reload_settings()
+    migrations.upgrade(database_url)
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    yield Services(database_url, redis_url, state_dir, admin, db_name, embedded, env)
+
+    from directorybolt import db
+
+    db.dispose()
+    if embedded is not None:
+        embedded.stop()
+    elif admin and db_name:
+        redis_lib.Redis.from_url(redis_url).flushdb()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def clean(services: Services) -> Services:
+    """Empty tables and broker before a test, so tests cannot see each other's rows."""
+    from sqlalchemy import text
+
+    from directorybolt import db
+
+    with db.session() as s:
+        s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    redis_lib.Redis.from_url(services.redis_url).flushdb()
+    return services
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Set DIRECTORYBOLT_* variables for this test (and the processes it starts)."""
+    from directorybolt.config import reload_settings
+
+    def apply(**values: Any) -> Any:
+        for k, v in values.items():
+            monkeypatch.setenv(f"DIRECTORYBOLT_{k.upper()}", str(v))
+        return reload_settings()
+
+    yield apply
+    monkeypatch.undo()
+    reload_settings()
+
+
+class WorkerProcess:
+    """A real ``celery worker`` in its own process group, so a test can kill it whole."""
+
+    def __init__(
+        self, queues: list[str], concurrency: int, env: dict[str, str], log: Path, extra: list[str] | None = None
+    ) -> None:
+        self.log = log
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "directorybolt.celery_app", "worker",
+            "-Q", ",".join(queues), "-c", str(concurrency), "--pool", "prefork",
+            "-n", f"test-{secrets.token_hex(3)}@%h", "--without-gossip", "--without-mingle", "-l", "INFO",
+            *(extra or []),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+            if b" ready." in self.log.read_bytes():
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def children(self) -> list[int]:
+        import psutil
+
+        try:
+            return [c.pid for c in psutil.Process(self.proc.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(services: Services, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(
+        queues: list[str] | None = None, concurrency: int = 1, wait: bool = True, extra: list[str] | None = None
+    ) -> WorkerProcess:
+        from directorybolt.celery_app import all_queues
+
+        env = dict(os.environ)
+        log = tmp_path / f"worker{len(started)}.log"
+        w = WorkerProcess(queues or all_queues()[:-1], concurrency, env, log, extra)
+        started.append(w)
+        return w.wait_ready() if wait else w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Any]:
+    from directorybolt.sandbox import SandboxServer
+
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,17 @@
+"""A task the Celery tests load into a real worker (``-I tests.probe_tasks``) to see
+the order in which queues are served."""
+
+from __future__ import annotations
+
+import time
+
+from directorybolt.celery_app import app
+
+
+@app.task(name="tests.probe.record", acks_late=True)
+def record(label: str, sleep_s: float = 0.0) -> None:
+    from directorybolt.runtime import redis_client
+
+    if sleep_s:
+        time.sleep(sleep_s)
+    redis_client().rpush("probe:order", label)
