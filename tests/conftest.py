@@ -57,7 +57,7 @@ class Services:
     env: dict[str, str] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def services() -> Iterator[Services]:
     state_dir = Path(tempfile.mkdtemp(prefix="dbolt-test-"))
     embedded = None
@@ -111,8 +111,17 @@ def clean(services: Services) -> Services:
 
     with db.session() as s:
         s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    redis_lib.Redis.from_url(services.redis_url).flushdb()
+    flush_keeping_bindings(services.redis_url)
     return services
+
+
+def flush_keeping_bindings(url: str) -> None:
+    """Empty the broker but keep kombu's exchange bindings: producers cache that they
+    declared them, and a message to an unbound exchange is silently dropped."""
+    client = redis_lib.Redis.from_url(url)
+    keys = [k for k in client.scan_iter(count=1000) if not k.startswith(b"_kombu.binding.")]
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
