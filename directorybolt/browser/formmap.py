@@ -30,7 +30,11 @@ AUTOCOMPLETE = {
 
 #: Words in a label, name, id or placeholder, most specific first.
 HINTS: list[tuple[str, re.Pattern[str]]] = [
-    ("business_name", re.compile(r"\b(business|company|organi[sz]ation|listing)[ _-]?(name|title)?\b|\bbiz\b", re.I)),
+    ("description", re.compile(r"descri|about|summary|details", re.I)),
+    (
+        "business_name",
+        re.compile(r"(business|company|organi[sz]ation|listing)[ _-]?(name|title)|^(company|organi[sz]ation)$|biz", re.I),
+    ),
     ("email", re.compile(r"e-?mail", re.I)),
     ("phone", re.compile(r"phone|tel\b|telephone|mobile", re.I)),
     ("website", re.compile(r"website|homepage|\burl\b|web[ _-]?site", re.I)),
@@ -38,7 +42,6 @@ HINTS: list[tuple[str, re.Pattern[str]]] = [
     ("city", re.compile(r"\bcity\b|town", re.I)),
     ("state", re.compile(r"\bstate\b|province|region", re.I)),
     ("address", re.compile(r"address|street", re.I)),
-    ("description", re.compile(r"descri|about|summary|details", re.I)),
     ("category", re.compile(r"categor|industry", re.I)),
 ]
 
@@ -79,10 +82,10 @@ def classify(field: dict[str, Any]) -> str | None:
 
 def _selector(form_sel: str, field: dict[str, Any]) -> str:
     if field["id"]:
-        return f"{form_sel} [id='{field['id']}']"
+        return f"{form_sel} >> [id='{field['id']}']"
     if field["name"]:
-        return f"{form_sel} [name='{field['name']}']"
-    return f"{form_sel} {field['tag']} >> nth={field['index']}"
+        return f"{form_sel} >> [name='{field['name']}']"
+    return f"{form_sel} >> input, textarea, select >> nth={field['index']}"
 
 
 def map_form(page: Any, url: str, profile_fields: set[str]) -> Plan:
@@ -117,7 +120,7 @@ def map_form(page: Any, url: str, profile_fields: set[str]) -> Plan:
             {"action": action, "field": name, "selector": [_selector(form_sel, f)], "optional": action == "select"}
         )
     steps.append(
-        {"action": "click", "selector": [f"{form_sel} [type='submit']", f"{form_sel} button:not([type='button'])"]}
+        {"action": "click", "selector": [f"{form_sel} >> [type='submit']", f"{form_sel} >> button:not([type='button'])"]}
     )
     steps.append({"action": "expect", "selector": ["text=/thank you|received|success|submitted/i"]})
     return Plan.model_validate({"steps": steps})
