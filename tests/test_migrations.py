@@ -39,7 +39,7 @@ def test_upgrade_downgrade_upgrade(scratch_db):
     migrations.downgrade(scratch_db, "base")
     assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
     migrations.upgrade(scratch_db)
-    assert EXPECTED <= set(inspect(eng).get_table_names())
+    assert set(inspect(eng).get_table_names()) >= EXPECTED
     migrations.downgrade(scratch_db, "base")
     assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
     migrations.upgrade(scratch_db)

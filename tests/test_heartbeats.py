@@ -1,0 +1,140 @@
+"""The stale sweep, against the real database and broker (no browser needed)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from directorybolt import db, heartbeats, jobs, seed
+from directorybolt.models import DeadLetter, Job, JobResult, QueueHistory, WorkerHeartbeat
+from directorybolt.runtime import redis_client
+
+DIRS = [
+    {"id": d, "name": d, "url": f"http://127.0.0.1:9/{d}/", "tier": 1, "domain_authority": 90 - i,
+     "plan": {"steps": [{"action": "goto", "url": f"http://127.0.0.1:9/{d}/"},
+                        {"action": "fill", "field": "business_name", "selector": "#n"},
+                        {"action": "expect", "text": "ok"}]}}
+    for i, d in enumerate(["a", "b", "c"])
+]
+
+
+@pytest.fixture
+def job(clean) -> uuid.UUID:
+    seed.upsert_directories(DIRS)
+    with db.session() as s:
+        j, _ = jobs.create_job(s, customer_id=seed.customer(), tier="starter")
+        jobs.start_job(s, j.id)
+        return j.id
+
+
+def _claim(job_id: uuid.UUID, directory: str, worker: str, *, committed: bool = False, ago_s: float = 0) -> None:
+    with db.session() as s:
+        s.execute(update(JobResult).where(JobResult.job_id == job_id, JobResult.directory_id == directory).values(
+            status="submitting", worker_id=worker, attempts=1,
+            claimed_at=datetime.now(UTC) - timedelta(seconds=ago_s),
+            committed_at=datetime.now(UTC) if committed else None))
+
+
+def _worker(worker_id: str, host: str, pid: int, age_s: float) -> None:
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id=worker_id, hostname=host, pid=pid,
+                              last_heartbeat=datetime.now(UTC) - timedelta(seconds=age_s)))
+
+
+def _age_job(job_id: uuid.UUID, seconds: float) -> None:
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(
+            last_heartbeat=datetime.now(UTC) - timedelta(seconds=seconds)))
+
+
+def _statuses(job_id) -> dict[str, str]:
+    with db.session() as s:
+        return dict(s.execute(select(JobResult.directory_id, JobResult.status).where(JobResult.job_id == job_id)).all())
+
+
+def test_dead_local_pid_is_recovered_at_once(job):
+    dead_pid = 2**22 - 3
+    _worker(f"{socket.gethostname()}:{dead_pid}", socket.gethostname(), dead_pid, age_s=1)
+    _claim(job, "a", f"{socket.gethostname()}:{dead_pid}")
+    report = heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True)
+    assert report.requeued == {str(job): ["a"]}
+    assert _statuses(job)["a"] == "pending"
+    assert redis_client().llen("submissions.starter") == 1
+    with db.session() as s:
+        assert s.get(Job, job).requeue_count == 1
+        ev = s.scalar(select(QueueHistory).where(QueueHistory.event == "job_requeued_stale"))
+        assert "heartbeat lapsed" in ev.detail["reason"]
+        assert s.scalar(select(WorkerHeartbeat.worker_id)) is None, "dead worker's heartbeat pruned"
+
+
+def test_lapsed_heartbeat_elsewhere_is_recovered(job):
+    _worker("elsewhere:1", "elsewhere", 1, age_s=300)
+    _claim(job, "b", "elsewhere:1", ago_s=300)
+    assert heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True).requeued == {str(job): ["b"]}
+
+
+def test_live_worker_is_left_alone(job):
+    _worker("elsewhere:2", "elsewhere", 2, age_s=5)
+    _claim(job, "b", "elsewhere:2", ago_s=5)
+    report = heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True)
+    assert report.requeued == {} and _statuses(job)["b"] == "submitting"
+
+
+def test_form_already_sent_becomes_needs_review_not_a_resubmission(job):
+    _worker("elsewhere:3", "elsewhere", 3, age_s=300)
+    _claim(job, "c", "elsewhere:3", committed=True, ago_s=300)
+    report = heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True)
+    assert report.interrupted == [(str(job), "c")]
+    assert _statuses(job)["c"] == "needs_review"
+    assert redis_client().llen("submissions.starter") == 0
+
+
+def test_quiet_job_missing_from_broker_is_resent_but_queued_one_is_not(job):
+    _age_job(job, 600)
+    assert heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True).requeued == {}
+    report = heartbeats.sweep_stale_jobs()  # the real broker check: nothing queued for it
+    assert sorted(report.requeued[str(job)]) == ["a", "b", "c"]
+    _age_job(job, 600)
+    assert heartbeats.sweep_stale_jobs().requeued == {}, "its messages are in the broker now"
+
+
+def test_after_three_requeues_the_job_is_dead_lettered_and_failed(job):
+    with db.session() as s:
+        s.execute(update(Job).where(Job.id == job).values(requeue_count=3))
+    _worker("elsewhere:4", "elsewhere", 4, age_s=300)
+    _claim(job, "a", "elsewhere:4", ago_s=300)
+    report = heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True)
+    assert report.dead_lettered == [str(job)]
+    with db.session() as s:
+        assert s.get(Job, job).status == "failed"
+        dl = s.scalar(select(DeadLetter))
+        assert dl.job_id == job and dl.exception_type == "StaleJob" and dl.state == "open"
+    assert redis_client().llen("dead_letter") == 1
+
+
+def test_prune_heartbeats(clean, settings_env):
+    settings_env(heartbeat_prune_after_s=60)
+    _worker("old:1", "old", 1, age_s=120)
+    _worker("new:1", "new", 1, age_s=1)
+    assert heartbeats.prune_heartbeats() == 1
+    with db.session() as s:
+        assert list(s.scalars(select(WorkerHeartbeat.worker_id))) == ["new:1"]
+
+
+def test_heartbeat_thread_beats(job, settings_env):
+    hb = heartbeats.Heartbeat(interval=0.1).start()
+    hb.set_current(job, "a")
+    try:
+        import time
+
+        time.sleep(0.5)
+        with db.session() as s:
+            row = s.get(WorkerHeartbeat, hb.worker_id)
+            assert row is not None and row.current_job_id == job
+            assert s.execute(text("SELECT now() - last_heartbeat < interval '2 seconds' FROM jobs")).scalar()
+    finally:
+        hb.stop()
