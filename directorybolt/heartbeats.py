@@ -146,6 +146,8 @@ def sweep_stale_jobs(*, in_broker: Any = None, now: datetime | None = None) -> S
     s = get_settings()
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(seconds=s.stale_after_s)
+    # No task holds a claim longer than its hard time limit: an older claim is orphaned.
+    claim_cutoff = now - timedelta(seconds=s.task_time_limit_s + s.stale_after_s)
     in_broker = in_broker or dispatch.job_in_broker
     report = SweepReport()
     to_send: list[tuple[uuid.UUID, str, list[str]]] = []
@@ -164,7 +166,8 @@ def sweep_stale_jobs(*, in_broker: Any = None, now: datetime | None = None) -> S
         for r in rows:
             if r.status == "submitting":
                 unknown = r.worker_id not in known and (r.claimed_at is None or r.claimed_at < cutoff)
-                if r.worker_id in dead or unknown:
+                overdue = r.claimed_at is not None and r.claimed_at < claim_cutoff
+                if r.worker_id in dead or unknown or overdue:
                     lost.setdefault(r.job_id, []).append(r)
             elif r.retry_at is not None:
                 if r.retry_at < cutoff:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import redis.exceptions
+import sqlalchemy.exc
+
 from directorybolt.config import Settings, get_settings
 from directorybolt.errors import NeedsReview, PermanentError, TransientError, ValidationError
 
@@ -18,16 +21,13 @@ from directorybolt.errors import NeedsReview, PermanentError, TransientError, Va
 NEVER_RETRY: tuple[type[BaseException], ...] = (PermanentError, ValidationError, NeedsReview)
 
 
-def _infrastructure_errors() -> tuple[type[BaseException], ...]:
-    import redis.exceptions
-    import sqlalchemy.exc
-
-    return (
-        sqlalchemy.exc.OperationalError,
-        sqlalchemy.exc.InterfaceError,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-    )
+#: A dropped database or broker connection: retried, since nothing was done yet.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class RetryPolicy:
     def is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, NEVER_RETRY):
             return False
-        return isinstance(exc, TransientError | _infrastructure_errors())
+        return isinstance(exc, TransientError | INFRASTRUCTURE_ERRORS)
 
     def should_retry(self, exc: BaseException, *, retries_done: int) -> bool:
         return self.is_transient(exc) and retries_done < self.max_retries

@@ -9,6 +9,7 @@ another try, or raises the failure that must be dead-lettered.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -28,6 +29,9 @@ from directorybolt.profiles import BusinessProfile
 from directorybolt.retries import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+
+RECORD_TRIES = 4
 
 
 class RetryLater(Exception):
@@ -55,6 +59,7 @@ class Outcome:
     duration_ms: int | None = None
     screenshot: str | None = None
     final_status: str | None = None
+    overhead_ms: float | None = None
 
 
 _CLAIM = text(
@@ -167,6 +172,22 @@ def _drive(ctx: _Context) -> tuple[str | None, int]:
 
 def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = None, message: str | None = None,
             duration_ms: int | None = None, screenshot: str | None = None) -> Outcome:
+    """Record the outcome. A dropped connection is retried a few times here rather than
+    by re-running the task: the browser already acted, so the work must not be redone."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(RECORD_TRIES):
+        try:
+            return _record(ctx, worker, status, category, message, duration_ms, screenshot)
+        except OperationalError:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _record(ctx: _Context, worker: str, status: str, category: str | None, message: str | None,
+            duration_ms: int | None, screenshot: str | None) -> Outcome:
     with db.session() as s:
         s.execute(_RECORD, {"status": status, "category": category, "message": message, "duration": duration_ms,
                             "screenshot": screenshot, "job": ctx.job_id, "dir": ctx.directory_id, "worker": worker})
@@ -177,6 +198,7 @@ def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = N
 
 
 def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
+    t0 = time.perf_counter()
     jid = jobs.parse_uuid(job_id, "job id")
     s = get_settings()
     worker = heartbeats.worker_id()
@@ -190,15 +212,19 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
         _finish(ctx, worker, "failed", category=Redelivered.category,
                 message=f"delivered {ctx.attempt} times; giving up")
         raise Redelivered(f"{directory_id} for job {jid} was delivered {ctx.attempt} times")
-    pacer = Pacer(_redis())
-    wait = pacer.wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
-    if wait < 0:
-        _release(ctx, worker, -wait, None, refund=True)
-        raise RetryLater(-wait, None, counts=False)
     hb = heartbeats.current()
-    hb.set_current(jid, directory_id)
+    wait = 0.0
+    t_drive = time.perf_counter()
     try:
+        wait = Pacer(_redis()).wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
+        if wait < 0:
+            _release(ctx, worker, -wait, None, refund=True)
+            raise RetryLater(-wait, None, counts=False)
+        hb.set_current(jid, directory_id)
+        t_drive = time.perf_counter()
         screenshot, duration = _drive(ctx)
+    except RetryLater:
+        raise
     except NeedsReview as exc:
         return _finish(ctx, worker, "needs_review", category=exc.category, message=str(exc))
     except PlanError as exc:
@@ -216,8 +242,11 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
         raise
     finally:
         hb.set_current(None)
-        prepare_browser()
-    return _finish(ctx, worker, "submitted", duration_ms=duration, screenshot=screenshot)
+    drive_s = time.perf_counter() - t_drive
+    outcome = _finish(ctx, worker, "submitted", duration_ms=duration, screenshot=screenshot)
+    overhead = (time.perf_counter() - t0 - drive_s - max(wait, 0.0)) * 1000
+    prepare_browser()
+    return dataclasses.replace(outcome, overhead_ms=round(overhead, 3))
 
 
 def _release(ctx: _Context, worker: str, delay: float, exc: BaseException | None, *, refund: bool = False) -> None:

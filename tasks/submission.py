@@ -8,6 +8,7 @@ from directorybolt import dispatch, jobs, submissions
 from directorybolt.celery_app import app
 from directorybolt.db import session
 from directorybolt.errors import NotFound, PermanentError, ValidationError
+from directorybolt.retries import INFRASTRUCTURE_ERRORS, RetryPolicy
 from tasks.base import DeadLetteringTask
 
 #: Errors that are never retried (saleor's / dramatiq's ``throws``): they fail at once.
@@ -30,4 +31,9 @@ def submit_directory(self: Any, job_id: str, directory_id: str, *, tier_queue: s
         outcome = submissions.submit(job_id, directory_id)
     except submissions.RetryLater as later:
         raise self.retry(countdown=later.delay_s, exc=later.cause, max_retries=None) from None
+    except INFRASTRUCTURE_ERRORS as exc:
+        policy = RetryPolicy.from_settings()
+        if self.request.retries >= policy.max_retries + 2:
+            raise
+        raise self.retry(countdown=policy.delay(retries_done=self.request.retries), exc=exc, max_retries=None) from None
     return {"status": outcome.status, "category": outcome.category, "job_status": outcome.final_status}
