@@ -165,10 +165,25 @@ def flower(port: int, address: str, basic_auth: str | None, insecure_local_only:
     if basic_auth and ":" not in basic_auth:
         raise click.UsageError("--basic-auth must be USER:PASSWORD")
     services()
+    _show_every_queue()
     argv = ["flower", f"--port={port}", f"--address={address}", "--purge_offline_workers=60"]
     if basic_auth:
         argv.append(f"--basic-auth={basic_auth}")
     app.start(argv)
+
+
+def _show_every_queue() -> None:
+    """Flower lists only the queues live workers consume once any worker is known, which
+    hides ``dead_letter`` (consumed by nobody); list every configured queue as well."""
+    from flower.views import BaseHandler
+
+    original = BaseHandler.get_active_queue_names
+
+    def every_queue(self: BaseHandler) -> list[str]:
+        configured = {q.name for q in self.capp.conf.task_queues or [] if q.name}
+        return sorted(set(original(self)) | configured)
+
+    BaseHandler.get_active_queue_names = every_queue  # type: ignore[method-assign]
 
 
 COMMANDS = [migrate, worker, beat, up, sandbox, flower]
