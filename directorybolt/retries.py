@@ -47,7 +47,7 @@ class RetryPolicy:
     def is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, NEVER_RETRY):
             return False
-        return isinstance(exc, TransientError | INFRASTRUCTURE_ERRORS)
+        return isinstance(exc, (TransientError, *INFRASTRUCTURE_ERRORS))
 
     def should_retry(self, exc: BaseException, *, retries_done: int) -> bool:
         return self.is_transient(exc) and retries_done < self.max_retries

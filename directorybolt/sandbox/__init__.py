@@ -1,0 +1,8 @@
+"""Local imitations of directory sign-up flows (plain, wizard, select, slow, transient,
+rate-limited, broken, CAPTCHA, changed form, unmapped, catalog-style)."""
+
+from directorybolt.sandbox.app import SandboxState, create_app
+from directorybolt.sandbox.catalog import sandbox_directories
+from directorybolt.sandbox.server import SandboxServer
+
+__all__ = ["SandboxServer", "SandboxState", "create_app", "sandbox_directories"]
