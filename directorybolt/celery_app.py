@@ -81,6 +81,7 @@ def celery_config() -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_autoscaler": "directorybolt.autoscale:QueueDepthAutoscaler",
         "beat_schedule": beat_schedule(s),
         "timezone": "UTC",
     }

@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     allow_private_websites: bool = False
     health_timeout_s: float = 1.5
 
+    # Pool autoscaling on queue depth (directorybolt.autoscale); --autoscale MAX,MIN still bounds it.
+    autoscale_min: int = 1
+    autoscale_max: int = 10
+    autoscale_up_depth: int = 50
+    autoscale_down_depth: int = 10
+    autoscale_cooldown_s: float = 60.0
+
+    # Read-through cache of business profiles and catalog entries (directorybolt.cache).
+    cache_profile_ttl_s: int = 3600
+    cache_directory_ttl_s: int = 86400
+
     def tier(self, name: str) -> TierSpec:
         try:
             return self.tiers[canonical_tier(name)]

@@ -27,8 +27,9 @@ STATUS_STYLE = {"submitted": "green", "failed": "red", "needs_review": "yellow",
 
 def results_table(report: dict[str, Any]) -> Table:
     table = Table(title=f"job {report['id']} — {report['status']}")
-    for col in ("directory", "status", "attempts", "duration", "detail", "screenshot"):
+    for col in ("directory", "status", "attempts", "duration", "detail"):
         table.add_column(col, overflow="fold")
+    table.add_column("screenshot", no_wrap=True)
     for r in report["results"]:
         style = STATUS_STYLE.get(r["status"], "")
         detail = f"{r['error_category']}: {r['error_message']}" if r["error_category"] else ""
@@ -42,13 +43,13 @@ def results_table(report: dict[str, Any]) -> Table:
 def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2) -> int:
     from directorybolt import dispatch, seed
     from directorybolt.cli.stack import children, migrate_head, self_command
-    from directorybolt.config import reload_settings
+    from directorybolt.config import get_settings, reload_settings
     from directorybolt.db import session
     from directorybolt.jobs import create_job
     from directorybolt.runtime import ensure_services
     from directorybolt.sandbox import SandboxServer
 
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 200)
     os.environ.update(DEMO_ENV)
     reload_settings()
     t0 = time.perf_counter()
@@ -65,7 +66,10 @@ def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2)
             self_command("worker", "-c", str(concurrency), "-n", f"demo-{os.getpid()}@%h"),
             self_command("beat"),
         ]
-        with children(procs) as running:
+        log = get_settings().state_dir / "logs" / "demo-stack.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        console.print(f"worker and beat logs: {log}")
+        with children(procs, log=log) as running:
             with session() as s:
                 job, _ = create_job(s, customer_id=customer_id, tier=tier, directories=directory_ids)
                 job_id, queue = job.id, job.queue

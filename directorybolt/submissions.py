@@ -150,7 +150,6 @@ def _drive(ctx: _Context) -> tuple[str | None, int]:
         raise NeedsReview(plan.review_reason, category="manual")
     shot = _screenshot_path(ctx.job_id, ctx.directory_id)
     t0 = time.perf_counter()
-    taken: str | None = None
     with get_pool().page() as page:
         try:
             if plan is None:
@@ -161,13 +160,21 @@ def _drive(ctx: _Context) -> tuple[str | None, int]:
                 step_timeout_ms=s.step_timeout_ms, navigation_timeout_ms=s.navigation_timeout_ms,
                 on_commit=lambda: _mark_committed(ctx.job_id, ctx.directory_id),
             )
-        finally:
-            try:
-                page.screenshot(path=str(shot), timeout=5000)
-                taken = str(shot)
-            except Exception as exc:  # a screenshot must never change the outcome
-                log.warning("screenshot failed for %s/%s: %s", ctx.job_id, ctx.directory_id, exc)
+        except DirectoryBoltError as exc:
+            exc.screenshot = _screenshot(page, shot, ctx)  # type: ignore[attr-defined]
+            raise
+        taken = _screenshot(page, shot, ctx)
     return taken, int((time.perf_counter() - t0) * 1000)
+
+
+def _screenshot(page: Any, path: Path, ctx: _Context) -> str | None:
+    """The final page, for staff reviewing the result; never changes the outcome."""
+    try:
+        page.screenshot(path=str(path), timeout=5000)
+        return str(path)
+    except Exception as exc:
+        log.warning("screenshot failed for %s/%s: %s", ctx.job_id, ctx.directory_id, exc)
+        return None
 
 
 def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = None, message: str | None = None,
@@ -226,19 +233,19 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
     except RetryLater:
         raise
     except NeedsReview as exc:
-        return _finish(ctx, worker, "needs_review", category=exc.category, message=str(exc))
+        return _finish(ctx, worker, "needs_review", category=exc.category, message=str(exc), screenshot=_shot(exc))
     except PlanError as exc:
-        _finish(ctx, worker, "failed", category=exc.category, message=str(exc))
+        _finish(ctx, worker, "failed", category=exc.category, message=str(exc), screenshot=_shot(exc))
         raise
     except PermanentError as exc:
-        return _finish(ctx, worker, "failed", category=exc.category, message=str(exc))
+        return _finish(ctx, worker, "failed", category=exc.category, message=str(exc), screenshot=_shot(exc))
     except Exception as exc:
         category = exc.category if isinstance(exc, DirectoryBoltError) else "unexpected"
         if policy.should_retry(exc, retries_done=retries_done):
             delay = policy.delay(retries_done=retries_done, exc=exc)
             _release(ctx, worker, delay, exc)
             raise RetryLater(delay, exc) from exc
-        _finish(ctx, worker, "failed", category=category, message=_customer_message(exc))
+        _finish(ctx, worker, "failed", category=category, message=_customer_message(exc), screenshot=_shot(exc))
         raise
     finally:
         hb.set_current(None)
@@ -257,6 +264,10 @@ def _release(ctx: _Context, worker: str, delay: float, exc: BaseException | None
         if exc is not None:
             history.record(s, "retry_scheduled", job_id=ctx.job_id, directory_id=ctx.directory_id,
                            attempt=ctx.attempt, delay_s=delay, category=category)
+
+
+def _shot(exc: BaseException) -> str | None:
+    return getattr(exc, "screenshot", None)
 
 
 def _customer_message(exc: BaseException) -> str:

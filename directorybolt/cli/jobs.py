@@ -72,7 +72,7 @@ def status(job_id: str, as_json: bool) -> None:
     )
     if report["status_note"]:
         click.echo(f"note: {report['status_note']}")
-    Console().print(results_table(report))
+    Console(width=None if Console().is_terminal else 200).print(results_table(report))
 
 
 @click.command()

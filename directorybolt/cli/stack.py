@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -99,9 +100,12 @@ def beat() -> None:
 
 
 @contextmanager
-def children(commands: list[list[str]]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start processes in their own groups; stop them all (TERM, then KILL) on exit."""
-    procs = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
+def children(commands: list[list[str]], log: Path | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start processes in their own groups (output to ``log`` if given); stop them all
+    (TERM, then KILL) on exit."""
+    out = open(log, "ab") if log else None
+    procs = [subprocess.Popen(cmd, start_new_session=True, stdout=out, stderr=subprocess.STDOUT if out else None)
+             for cmd in commands]
     try:
         yield procs
     finally:
@@ -115,6 +119,8 @@ def children(commands: list[list[str]]) -> Iterator[list[subprocess.Popen[bytes]
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+        if out:
+            out.close()
 
 
 def self_command(*args: str) -> list[str]:

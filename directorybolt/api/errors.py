@@ -1,0 +1,195 @@
+"""One error shape for every failure: ``{"error": "<what to do>", ...}``.
+
+Library errors keep their meaning over HTTP (ValidationError 422, NotFound 404,
+ConflictError 409); a database or broker that does not answer is a 503 the client
+may retry, not a 500; anything else is a 500 that carries a request id and no
+stack trace, and is logged once here with that id so an operator can find it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from directorybolt.errors import ConfigurationError, ConflictError, DirectoryBoltError, NotFound, ValidationError
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Seconds a client should wait before retrying when a backing service is down.
+SERVICE_RETRY_AFTER_S = 5
+
+_LIBRARY_STATUS: dict[type[DirectoryBoltError], int] = {
+    ValidationError: 422,
+    NotFound: 404,
+    ConflictError: 409,
+    ConfigurationError: 503,
+}
+
+
+class ApiError(Exception):
+    """Raised by routes and dependencies for an answer that is not a success."""
+
+    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=dict(headers or {}))
+
+
+async def send_error(send: Send, status: int, message: str, headers: Mapping[str, str] | None = None,
+                     **extra: Any) -> None:
+    """Answer from a pure ASGI middleware, before any route runs."""
+    body = json.dumps({"error": message, **extra}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def request_id(scope: Scope) -> str:
+    return str(scope.get("state", {}).get("request_id", ""))
+
+
+def service_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean PostgreSQL or Redis did not answer."""
+    import kombu.exceptions
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (
+        sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
+        redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError,
+    )
+
+
+def readable_validation(errors: list[Any]) -> list[dict[str, str]]:
+    """Where and what, without echoing the input back (it may be megabytes)."""
+    out = []
+    for e in errors:
+        loc = ".".join(str(p) for p in e.get("loc", ())) or "body"
+        out.append({"field": loc, "message": str(e.get("msg", "invalid")), "type": str(e.get("type", ""))})
+    return out
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.headers, **exc.extra)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, message, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = readable_validation(list(exc.errors()))
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return error_response(422, f"invalid request: {summary}", details=details)
+
+
+async def _library_error(request: Request, exc: Exception) -> JSONResponse:
+    for cls in type(exc).__mro__:
+        if cls in _LIBRARY_STATUS:
+            status = _LIBRARY_STATUS[cls]
+            headers = {"Retry-After": str(SERVICE_RETRY_AFTER_S)} if status == 503 else None
+            return error_response(status, str(exc), headers)
+    return _internal(request.scope, exc)
+
+
+async def _service_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("service unavailable during %s %s: %s", request.method, request.url.path, _first_line(exc))
+    return error_response(
+        503, "a backing service (database or broker) is unavailable; retry shortly",
+        {"Retry-After": str(SERVICE_RETRY_AFTER_S)},
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _internal(scope: Scope, exc: BaseException) -> JSONResponse:
+    rid = request_id(scope)
+    log.error("unhandled error in %s %s (request %s)", scope.get("method"), scope.get("path"), rid, exc_info=exc)
+    _report(exc)
+    return error_response(500, "internal error", {"X-Request-ID": rid}, request_id=rid)
+
+
+def _report(exc: BaseException) -> None:
+    from directorybolt.observability import init_sentry
+
+    if init_sentry("api"):
+        import sentry_sdk
+
+        sentry_sdk.capture_exception(exc)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DirectoryBoltError, _library_error)
+    for cls in service_errors():
+        app.add_exception_handler(cls, _service_down)
+
+
+class ErrorMiddleware:
+    """Gives every request an id (echoed in ``X-Request-ID``) and turns an exception no
+    handler claimed into a 500 JSON body. Pure ASGI, so a streamed body stays streamed.
+
+    Starlette would send its own plain-text 500 from its outermost layer and log the
+    traceback without our request id; catching here logs it once, with the id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        rid = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:  # too late for a clean answer: let the server drop the connection
+                raise
+            response = _internal(scope, exc)
+            await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == name:
+            return v.decode("latin-1")
+    return None
