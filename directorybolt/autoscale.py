@@ -188,17 +188,30 @@ class QueueDepthAutoscaler(Autoscaler):
             log.info("autoscale: backlog %s > %s, growing %s -> %s", backlog, self.rule.up_depth, procs, target)
             self.scale_up(target - procs)
         elif target < procs:
-            log.info("autoscale: backlog %s < %s, shrinking %s -> %s", backlog, self.rule.down_depth, procs, target)
-            if not self._shrink_idle(procs - target):
+            removed = self._shrink_idle(procs - target)
+            if not removed:
                 return False
+            log.info("autoscale: backlog %s < %s, shrinking %s -> %s", backlog, self.rule.down_depth, procs,
+                     procs - removed)
         else:
             return False
         self._last_change = now
         return True
 
+    def _exiting(self) -> int:
+        """Processes told to exit that the pool has not reaped yet. billiard counts them
+        as idle, so shrinking again before they are gone would "remove" a process that
+        is already leaving and leave the pool one larger than it reports."""
+        procs = getattr(getattr(self.pool, "_pool", None), "_pool", None) or []
+        return sum(1 for p in procs if getattr(p, "_controlled_termination", False))
+
     def _shrink_idle(self, n: int) -> int:
         """Remove up to ``n`` idle processes, one at a time: billiard's ``shrink(n)``
         raises after removing fewer than ``n``, which would hide what it did."""
+        if self._exiting():
+            self.pool.maintain_pool()
+            log.debug("autoscale: waiting for removed processes to exit before shrinking again")
+            return 0
         done = 0
         for _ in range(n):
             try:

@@ -80,7 +80,9 @@ def celery_config() -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A broker blip must not kill submissions in flight: their acks land in Redis's
+        # unacked hash whatever connection sends them, and the claim makes a rerun a no-op.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_autoscaler": "directorybolt.autoscale:QueueDepthAutoscaler",
         "beat_schedule": beat_schedule(s),
         "timezone": "UTC",

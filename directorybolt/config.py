@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     api_trusted_proxies: list[str] = Field(default_factory=list)
     allow_private_websites: bool = False
     health_timeout_s: float = 1.5
+    api_metrics_timeout_s: float = 5.0
 
     # Pool autoscaling on queue depth (directorybolt.autoscale); --autoscale MAX,MIN still bounds it.
     autoscale_min: int = 1

@@ -125,6 +125,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def is_dead_here(worker: str | None) -> bool:
+    """True only when ``worker`` ran on this host and its process is gone."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
 def dead_workers(session: Any, cutoff: datetime) -> set[str]:
     """Workers whose heartbeat lapsed, plus those on this host whose process is gone
     (no need to wait for the threshold when the kernel already knows)."""

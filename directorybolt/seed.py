@@ -50,10 +50,10 @@ def upsert_directories(entries: list[dict[str, Any]]) -> list[str]:
     return [r["id"] for r in rows]
 
 
-def seed_sandbox(base_url: str) -> list[str]:
+def seed_sandbox(base_url: str, *, clones: int = 0) -> list[str]:
     from directorybolt.sandbox import sandbox_directories
 
-    return upsert_directories(sandbox_directories(base_url.rstrip("/")))
+    return upsert_directories(sandbox_directories(base_url.rstrip("/"), clones=clones))
 
 
 def customer(profile: dict[str, Any] | None = None) -> str:

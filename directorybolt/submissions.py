@@ -73,6 +73,15 @@ _CLAIM = text(
     """
 )
 
+_RECLAIM = text(
+    """
+    UPDATE job_results SET worker_id = :worker, claimed_at = now(), attempts = attempts + 1, updated_at = now()
+    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :dead
+      AND committed_at IS NULL
+    RETURNING attempts
+    """
+)
+
 _RECORD = text(
     """
     UPDATE job_results SET status = :status, error_category = :category, error_message = :message,
@@ -108,10 +117,16 @@ def _claim(job_id: uuid.UUID, directory_id: str, worker: str) -> _Context | Outc
         attempt = s.execute(_CLAIM, {"job": job_id, "dir": directory_id, "worker": worker}).scalar_one_or_none()
         if attempt is None:
             current = s.execute(
-                text("SELECT status FROM job_results WHERE job_id = :job AND directory_id = :dir"),
+                text("SELECT status, worker_id FROM job_results WHERE job_id = :job AND directory_id = :dir"),
                 {"job": job_id, "dir": directory_id},
-            ).scalar_one_or_none()
-            return Outcome("duplicate", message=f"nothing to do: result is {current or 'missing'}")
+            ).one_or_none()
+            if current is not None and current.status == "submitting" and heartbeats.is_dead_here(current.worker_id):
+                # Redelivered because its worker process died on this host: take it over now.
+                attempt = s.execute(_RECLAIM, {"job": job_id, "dir": directory_id, "worker": worker,
+                                               "dead": current.worker_id}).scalar_one_or_none()
+            if attempt is None:
+                status = current.status if current is not None else "missing"
+                return Outcome("duplicate", message=f"nothing to do: result is {status}")
         s.execute(text("UPDATE jobs SET last_heartbeat = now() WHERE id = :job"), {"job": job_id})
         job = s.get(Job, job_id)
         directory = s.get(Directory, directory_id)

@@ -30,6 +30,20 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Seconds a client should wait before retrying when a backing service is down.
 SERVICE_RETRY_AFTER_S = 5
 
+#: The failures every authenticated route can answer with, for the OpenAPI schema.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid API key"},
+    403: {"description": "the key's role may not use this route"},
+    413: {"description": "body too large"},
+    414: {"description": "URL too long"},
+    415: {"description": "body is not JSON"},
+    422: {"description": "invalid input; `details` lists each field"},
+    429: {"description": "rate limit exceeded; see Retry-After"},
+    503: {"description": "database or broker unavailable; retry after Retry-After"},
+}
+
+
+
 _LIBRARY_STATUS: dict[type[DirectoryBoltError], int] = {
     ValidationError: 422,
     NotFound: 404,

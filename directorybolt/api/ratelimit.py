@@ -23,9 +23,9 @@ import time
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
-from redis.exceptions import RedisError
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 from starlette.types import Scope
 
 from directorybolt.api.errors import ApiError

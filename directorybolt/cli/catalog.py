@@ -40,7 +40,7 @@ def _summary(r: dict[str, Any]) -> list[str]:
         lines.append(f"duplicates dropped: {len(r['duplicates'])}")
         lines += [
             f"  {d['id']}: dropped entry #{d['index']} (row {d['row']}), kept #{d['kept_index']} "
-            f"(row {d['kept_row']}): {d['reason']}"
+            f"(row {d['kept_row']}): {d['reason']}" + _differed(d["differences"])
             for d in r["duplicates"]
         ]
     if r["invalid"]:
@@ -53,6 +53,12 @@ def _summary(r: dict[str, Any]) -> list[str]:
     if r["warnings"]:
         lines.append(f"{len(r['warnings'])} warnings (see --json)")
     return lines
+
+
+def _differed(keys: list[str]) -> str:
+    """What the operator loses by the choice; the spreadsheet row always differs, so it is omitted."""
+    keys = [k for k in keys if k != "originalExcelRow"]
+    return f"; they differ in {', '.join(keys)}" if keys else "; otherwise identical"
 
 
 @catalog.command("import")

@@ -169,7 +169,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
 
     routes = [Route("/", index), Route("/_health", health), Route("/_submissions", submissions, methods=["GET"]),
               Route("/_submissions", clear, methods=["DELETE"]), Route("/_control", control, methods=["POST"])]
-    for d in PLAIN_LIKE:
+    for d in (*PLAIN_LIKE, "plain-{n:int}"):
         routes += [Route(f"/{d}/", plain_like_form), Route(f"/{d}/submit", plain_like_submit, methods=["POST"])]
     routes += [
         Route("/wizard/", wizard), Route("/wizard/step{n:int}", wizard, methods=["POST"]),

@@ -24,7 +24,9 @@ def _plain_plan(url: str) -> dict[str, Any]:
     ]}
 
 
-def sandbox_directories(base_url: str) -> list[dict[str, Any]]:
+def sandbox_directories(base_url: str, *, clones: int = 0) -> list[dict[str, Any]]:
+    """The sandbox catalog; ``clones`` adds plain directories ``plain-1`` … for tests
+    and benchmarks that need many directories."""
     base = base_url.rstrip("/")
 
     def entry(did: str, name: str, da: int, tier: int, plan: dict[str, Any] | None) -> dict[str, Any]:
@@ -90,4 +92,5 @@ def sandbox_directories(base_url: str) -> list[dict[str, Any]]:
         entry("changed", "Changed Directory", 74, 1, changed),
         entry("nomap", "Unmapped Directory", 72, 1, None),
         entry("catalogstyle", "Catalog-style Directory", 70, 3, catalogstyle),
-    ]
+    ] + [entry(f"plain-{i}", f"Plain Directory {i}", max(1, 60 - i), 1, _plain_plan(u(f"plain-{i}")))
+         for i in range(1, clones + 1)]

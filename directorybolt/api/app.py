@@ -1,0 +1,55 @@
+"""The FastAPI application. ``create_app()`` is the uvicorn factory
+(``directorybolt.api.app:create_app``), so each uvicorn worker builds its own app,
+with its own database pool and Redis clients, after it starts.
+
+Middleware, outermost first: metrics (so every answer is counted, refusals
+included) → request id and last-resort 500 → size, URL and content-type limits →
+FastAPI's routing, where authentication and rate limits are route dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from directorybolt.api import errors, health, metrics, routes_admin, routes_jobs
+from directorybolt.api.errors import ErrorMiddleware
+from directorybolt.api.limits_middleware import RequestLimitsMiddleware
+from directorybolt.api.metrics import MetricsMiddleware
+
+API_PREFIX = "/api"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from directorybolt import db
+    from directorybolt.observability import init_sentry
+
+    init_sentry("api")
+    yield
+    db.dispose()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="DirectoryBolt API",
+        version="1",
+        summary="Submit a business listing to online directories; inspect jobs, queues and the dead-letter queue.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # the interactive pages load scripts from a CDN; the schema is enough
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.probes = health.Probes()
+    errors.install(app)
+    app.include_router(routes_jobs.router, prefix=API_PREFIX)
+    app.include_router(routes_admin.router, prefix=f"{API_PREFIX}/admin")
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(metrics.router, prefix=API_PREFIX)
+    # add_middleware puts each new layer outside the previous ones.
+    app.add_middleware(RequestLimitsMiddleware)
+    app.add_middleware(ErrorMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,145 @@
+"""``GET /api/health``: 200 when PostgreSQL and Redis answer, 503 with the same body
+when either does not — always within ``health_timeout_s``, never a 500.
+
+Each probe is blocking client code run in a thread and awaited with a timeout. A
+probe of a hung service keeps its thread until the client's own socket timeout,
+so probes are single-flight: while one is still running, later health checks wait
+on that same probe instead of starting another, and a hung database ties up one
+thread however often the load balancer asks.
+
+No authentication and no per-address rate limit: monitoring must never be locked
+out by the limits it is there to watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from directorybolt import db
+from directorybolt.celery_app import all_queues
+from directorybolt.config import get_settings
+
+T = TypeVar("T")
+
+router = APIRouter(tags=["monitoring"])
+
+#: kombu keeps a priority level other than 0 in a list named ``queue + SEP + level``.
+KOMBU_PRIORITY_SEP = "\x06\x16"
+KOMBU_PRIORITY_LEVELS = (3, 6, 9)
+
+_FIGURES_SQL = text(
+    """
+    SELECT (SELECT count(*) FROM worker_heartbeats
+             WHERE last_heartbeat > now() - make_interval(secs => :stale_s)) AS workers,
+           (SELECT count(*) FROM dead_letters WHERE state = 'open') AS dlq_depth
+    """
+)
+
+
+def queue_depths(client: Any) -> dict[str, int]:
+    """Messages waiting per configured queue (every priority level), one round trip."""
+    queues = all_queues()
+    pipe = client.pipeline(transaction=False)
+    for q in queues:
+        pipe.llen(q)
+        for level in KOMBU_PRIORITY_LEVELS:
+            pipe.llen(f"{q}{KOMBU_PRIORITY_SEP}{level}")
+    counts = pipe.execute()
+    per = 1 + len(KOMBU_PRIORITY_LEVELS)
+    return {q: int(sum(counts[i * per:(i + 1) * per])) for i, q in enumerate(queues)}
+
+
+def probe_redis_client() -> Any:
+    """A client whose sockets give up within the health timeout (the shared runtime
+    client waits longer, which suits work but not a health check)."""
+    import redis
+
+    from directorybolt.runtime import redis_url
+
+    t = get_settings().health_timeout_s
+    return redis.Redis.from_url(redis_url(), socket_timeout=t, socket_connect_timeout=t)
+
+
+def database_figures() -> dict[str, int]:
+    s = get_settings()
+    with db.session() as session:
+        session.execute(text(f"SET LOCAL statement_timeout = {int(s.health_timeout_s * 1000)}"))
+        row = session.execute(_FIGURES_SQL, {"stale_s": s.stale_after_s}).one()
+    return {"workers": int(row.workers), "dlq_depth": int(row.dlq_depth)}
+
+
+class SingleFlight(Generic[T]):
+    """Runs ``fn`` in a thread, at most one at a time; callers wait with their own timeout."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._task: asyncio.Future[T] | None = None
+
+    async def __call__(self, timeout_s: float) -> T:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(asyncio.to_thread(self._fn))
+            # Retrieve a late failure so it is not reported as "never retrieved".
+            self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+
+
+class Probes:
+    """The app's probes (kept on ``app.state``: futures belong to one event loop)."""
+
+    def __init__(self) -> None:
+        self._redis: Any = None
+        self.database = SingleFlight(database_figures)
+        self.redis = SingleFlight(self._queue_depths)
+
+    def _queue_depths(self) -> dict[str, int]:
+        if self._redis is None:
+            self._redis = probe_redis_client()
+        return queue_depths(self._redis)
+
+
+class Health(BaseModel):
+    status: str
+    workers: int | None
+    queue_depth: dict[str, int]
+    dlq_depth: int | None
+    db_connected: bool
+    redis_connected: bool
+
+
+async def _attempt(probe: SingleFlight[T], timeout_s: float) -> T | None:
+    try:
+        return await probe(timeout_s)
+    except Exception:  # any failure or the timeout means "not connected": that is the answer
+        return None
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> JSONResponse:
+    """Liveness of the backing services, live workers (heartbeat within
+    ``stale_after_s``), queue depths and open dead letters."""
+    probes: Probes = request.app.state.probes
+    timeout = get_settings().health_timeout_s
+    figures, depths = await asyncio.gather(_attempt(probes.database, timeout), _attempt(probes.redis, timeout))
+    db_ok, redis_ok = figures is not None, depths is not None
+    if not (db_ok and redis_ok):
+        status = "unavailable"
+    elif figures and figures["workers"] == 0:
+        status = "degraded"  # jobs are accepted and wait in the queues; nobody works them
+    else:
+        status = "ok"
+    body = Health(
+        status=status,
+        workers=figures["workers"] if figures else None,
+        queue_depth=depths or {},
+        dlq_depth=figures["dlq_depth"] if figures else None,
+        db_connected=db_ok,
+        redis_connected=redis_ok,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if db_ok and redis_ok else 503)

@@ -1,0 +1,265 @@
+"""Producer routes: submit a job, read a job, read a customer's queue.
+
+A job is committed before it is handed to Celery, so a worker never receives the id
+of a row it cannot see yet. When the broker then refuses the message the job is
+cancelled and its idempotency key released, so the producer's retry (503, with
+``Retry-After``) creates it afresh instead of finding a job nobody will run.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from directorybolt import db, dispatch, jobs
+from directorybolt.api.auth import require
+from directorybolt.api.errors import ERRORS, SERVICE_RETRY_AFTER_S, ApiError, service_errors
+from directorybolt.apikeys import KeyInfo
+from directorybolt.config import canonical_tier
+from directorybolt.errors import NotFound
+from directorybolt.models import JOB_STATUSES, Customer, Job
+from directorybolt.profiles import BusinessProfile
+from directorybolt.reports import job_report
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["jobs"])
+
+class Storable(BaseModel):
+    """PostgreSQL text cannot hold NUL and UTF-8 cannot hold lone surrogates; refuse
+    both here (422) rather than as a database error (500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, v: Any) -> Any:
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, str):
+                if "\x00" in item:
+                    raise ValueError("text must not contain NUL characters")
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+        return v
+
+
+# The profile's fields and limits without its validators: sanitising is not idempotent
+# and the website rule depends on settings, so create_customer applies both, once.
+class _Strict(Storable):
+    model_config = ConfigDict(extra="forbid")
+
+
+CustomerIn: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "CustomerIn", __base__=_Strict,
+    **{name: (f.annotation, f) for name, f in BusinessProfile.model_fields.items()},
+)
+
+DirectoryId = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class JobRequest(_Strict):
+    customer_id: uuid.UUID | None = Field(default=None, description="An existing customer; or send `customer`.")
+    customer: CustomerIn | None = Field(default=None, description="A new customer's business profile.")  # type: ignore[valid-type]
+    tier: str = Field(min_length=1, max_length=40, description="enterprise, pro (professional), growth or starter")
+    fast_track: bool = Field(default=False, description="Paid add-on: served one tier higher.")
+    directories: list[DirectoryId] | None = Field(
+        default=None, max_length=1000, description="Directory ids; default: the tier's package."
+    )
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> JobRequest:
+        if (self.customer_id is None) == (self.customer is None):
+            raise ValueError("send exactly one of customer_id (existing customer) or customer (new profile)")
+        return self
+
+
+class JobAccepted(BaseModel):
+    job_id: uuid.UUID
+    status: str
+    queue: str
+
+
+class Counts(BaseModel):
+    total: int
+    submitted: int
+    failed: int
+    needs_review: int
+    skipped: int
+    done: int
+
+
+class DirectoryResult(BaseModel):
+    directory: str
+    status: str
+    attempts: int
+    error_category: str | None
+    error_message: str | None = Field(default=None, description="Staff keys only.")
+    duration_ms: int | None
+    screenshot_available: bool
+
+
+class JobView(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    tier: str
+    fast_track: bool
+    queue: str
+    status: str
+    status_note: str | None
+    package_size: int
+    directories_available: int | None
+    counts: Counts
+    requeue_count: int
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    results: list[DirectoryResult]
+
+
+class QueuedJob(BaseModel):
+    id: uuid.UUID
+    tier: str
+    fast_track: bool
+    queue: str
+    status: str
+    counts: Counts
+    progress: float = Field(description="Finished directories / total, 0 before the job starts.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CustomerQueue(BaseModel):
+    customer_id: uuid.UUID
+    jobs: list[QueuedJob]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+           description="Retry-safe submission: the same key returns the same job."),
+]
+
+
+@router.post("/jobs", status_code=202, response_model=JobAccepted,
+             responses={200: {"model": JobAccepted, "description": "replay of an Idempotency-Key"},
+                        409: {"description": "Idempotency-Key reused for a different request"}, **ERRORS})
+def submit_job(
+    body: JobRequest,
+    response: Response,
+    key: KeyInfo = Depends(require("producer")),
+    idempotency_key: IdempotencyKey = None,
+) -> JobAccepted:
+    """Create a job and queue it with ``.delay()``. 202 when created; 200 with the
+    same job when ``Idempotency-Key`` was seen before (keys are scoped to the API key)."""
+    scoped = f"{key.prefix}:{idempotency_key}" if idempotency_key else None
+    try:
+        with db.session() as s:
+            existing = _existing(s, scoped, body)
+            if existing is not None:
+                return _replayed(response, existing)
+            customer_id = body.customer_id
+            if customer_id is None:
+                customer_id = jobs.create_customer(s, body.customer.model_dump(exclude_none=True)).id  # type: ignore[union-attr]
+            job, _ = jobs.create_job(
+                s, customer_id=customer_id, tier=body.tier, fast_track=body.fast_track,
+                directories=body.directories, idempotency_key=scoped,
+            )
+            accepted = JobAccepted(job_id=job.id, status=job.status, queue=job.queue)
+    except IntegrityError:
+        if scoped is None:
+            raise
+        with db.session() as s:  # a concurrent request with the same key won the insert
+            existing = _existing(s, scoped, body)
+        if existing is None:
+            raise
+        return _replayed(response, existing)
+    try:
+        dispatch.enqueue_job(accepted.job_id, accepted.queue)
+    except service_errors() as exc:
+        _withdraw(accepted.job_id, exc)
+        raise ApiError(503, "the broker did not accept the job; nothing was queued, retry shortly",
+                       {"Retry-After": str(SERVICE_RETRY_AFTER_S)}) from None
+    response.headers["Location"] = f"/api/jobs/{accepted.job_id}"
+    return accepted
+
+
+def _existing(session: Any, scoped: str | None, body: JobRequest) -> Job | None:
+    if scoped is None:
+        return None
+    job = session.scalar(select(Job).where(Job.idempotency_key == scoped))
+    if job is None:
+        return None
+    same = job.tier == canonical_tier(body.tier) and job.fast_track == body.fast_track and (
+        body.customer_id is None or job.customer_id == body.customer_id
+    )
+    if not same:
+        raise ApiError(409, "this Idempotency-Key was already used for a different request; use a new key")
+    return job
+
+
+def _replayed(response: Response, job: Job) -> JobAccepted:
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return JobAccepted(job_id=job.id, status=job.status, queue=job.queue)
+
+
+def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
+    """Cancel a job the broker refused and free its idempotency key for the retry."""
+    log.warning("job %s not queued, cancelling it: %s", job_id, cause)
+    with db.session() as s:
+        jobs.cancel(s, job_id)
+        s.execute(update(Job).where(Job.id == job_id).values(
+            idempotency_key=None, status_note="not queued: the broker was unavailable"))
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, responses=ERRORS | {404: {"description": "no such job"}})
+def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> dict[str, Any]:
+    """Status, counters and one row per directory. Screenshots stay on the server;
+    the answer only says whether one exists."""
+    report = job_report(job_id)
+    staff = key.role == "staff"
+    report["results"] = [
+        {**{k: v for k, v in r.items() if k != "screenshot"},
+         "error_message": r["error_message"] if staff else None,
+         "screenshot_available": bool(r["screenshot"])}
+        for r in report["results"]
+    ]
+    return report
+
+
+@router.get("/queue/{customer_id}", response_model=CustomerQueue,
+            responses=ERRORS | {404: {"description": "no such customer"}})
+def customer_queue(
+    customer_id: uuid.UUID,
+    status: Literal[JOB_STATUSES] | None = Query(default=None),  # type: ignore[valid-type]
+    limit: int = Query(default=100, ge=1, le=1000),
+    _: KeyInfo = Depends(require("staff")),
+) -> CustomerQueue:
+    """A customer's jobs, newest first, with their progress."""
+    with db.session() as s:
+        if s.scalar(select(func.count()).where(Customer.id == customer_id)) == 0:
+            raise NotFound(f"customer {customer_id} does not exist")
+        q = select(Job).where(Job.customer_id == customer_id).order_by(Job.created_at.desc()).limit(limit)
+        if status:
+            q = q.where(Job.status == status)
+        rows = list(s.scalars(q))
+    out = []
+    for j in rows:
+        done = j.submitted + j.failed + j.needs_review + j.skipped
+        out.append(QueuedJob(
+            id=j.id, tier=j.tier, fast_track=j.fast_track, queue=j.queue, status=j.status,
+            counts=Counts(total=j.total, submitted=j.submitted, failed=j.failed, needs_review=j.needs_review,
+                          skipped=j.skipped, done=done),
+            progress=round(done / j.total, 4) if j.total else 0.0,
+            created_at=j.created_at, started_at=j.started_at, finished_at=j.finished_at,
+        ))
+    return CustomerQueue(customer_id=customer_id, jobs=out)
