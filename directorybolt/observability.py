@@ -53,11 +53,21 @@ def init_sentry(component: str) -> bool:
     return True
 
 
+class DeadLettered(Exception):
+    """Wraps the final error so Sentry records the dead-lettering as its own event:
+    the Celery integration already reported the original exception object, and the
+    SDK's de-duplication would drop a second report of it."""
+
+
 def capture_dead_letter(exc: BaseException, *, tags: dict[str, str]) -> None:
     if not init_sentry("worker"):
         return
     import sentry_sdk
 
+    try:
+        raise DeadLettered(f"dead-lettered {tags.get('task', '')}: {type(exc).__name__}: {exc}") from exc
+    except DeadLettered as wrapped:
+        exc = wrapped
     with sentry_sdk.new_scope() as scope:
         for k, v in tags.items():
             scope.set_tag(k, v)

@@ -28,6 +28,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from directorybolt.observability import init_sentry
 
     init_sentry("api")
+    # Import the task modules now rather than inside the first POST (no connection is made).
+    import tasks.submission  # noqa: F401
+
     yield
     db.dispose()
 

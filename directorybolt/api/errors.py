@@ -55,7 +55,7 @@ _LIBRARY_STATUS: dict[type[DirectoryBoltError], int] = {
 class ApiError(Exception):
     """Raised by routes and dependencies for an answer that is not a success."""
 
-    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -98,7 +98,8 @@ def readable_validation(errors: list[Any]) -> list[dict[str, str]]:
     out = []
     for e in errors:
         loc = ".".join(str(p) for p in e.get("loc", ())) or "body"
-        out.append({"field": loc, "message": str(e.get("msg", "invalid")), "type": str(e.get("type", ""))})
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append({"field": loc, "message": message, "type": str(e.get("type", ""))})
     return out
 
 

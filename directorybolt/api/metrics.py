@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from directorybolt import db
 from directorybolt.api.errors import service_errors
 from directorybolt.config import get_settings
-from directorybolt.models import JOB_STATUSES, RESULT_STATUSES
+from directorybolt.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class SystemOfRecordCollector(Collector):
         for status in JOB_STATUSES:
             row = by_status.get(status)
             jobs.add_metric([status], row.n if row else 0)
-            finished.add_metric([status], row.finished if row else 0)
+            if status in JOB_TERMINAL:
+                finished.add_metric([status], row.finished if row else 0)
         yield jobs
         yield finished
 

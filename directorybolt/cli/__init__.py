@@ -43,9 +43,9 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from directorybolt.cli import api, dlq, jobs, stack
+    from directorybolt.cli import api, catalog, dlq, jobs, stack
 
-    for module in (stack, jobs, dlq, api):
+    for module in (stack, jobs, dlq, catalog, api):
         for command in module.COMMANDS:
             main.add_command(command)
 
