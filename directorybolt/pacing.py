@@ -26,7 +26,7 @@ local wait = slot - now
 if wait > tonumber(ARGV[2]) then
   return -wait
 end
-redis.call('SET', KEYS[1], slot, 'PX', wait + interval * 2)
+redis.call('SET', KEYS[1], slot, 'PX', math.max(1, wait + interval * 2))
 return wait
 """
 

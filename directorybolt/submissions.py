@@ -23,7 +23,6 @@ from directorybolt import db, heartbeats, history, jobs
 from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
 from directorybolt.config import get_settings
 from directorybolt.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
-from directorybolt.models import Customer, Directory, Job
 from directorybolt.pacing import Pacer, interval_ms
 from directorybolt.profiles import BusinessProfile
 from directorybolt.retries import RetryPolicy
@@ -62,14 +61,23 @@ class Outcome:
     overhead_ms: float | None = None
 
 
+# One round trip: claim the row, beat for the job, and load what the browser needs.
 _CLAIM = text(
     """
-    UPDATE job_results r SET status = 'submitting', worker_id = :worker, claimed_at = now(),
-        committed_at = NULL, attempts = r.attempts + 1, updated_at = now()
-    FROM jobs j
-    WHERE r.job_id = :job AND r.directory_id = :dir AND j.id = r.job_id AND j.status = 'in_progress'
-      AND r.status = 'pending' AND (r.retry_at IS NULL OR r.retry_at <= now() + interval '2 seconds')
-    RETURNING r.attempts
+    WITH claimed AS (
+        UPDATE job_results r SET status = 'submitting', worker_id = :worker, claimed_at = now(),
+            committed_at = NULL, attempts = r.attempts + 1, updated_at = now()
+        FROM jobs j
+        WHERE r.job_id = :job AND r.directory_id = :dir AND j.id = r.job_id AND j.status = 'in_progress'
+          AND r.status = 'pending' AND (r.retry_at IS NULL OR r.retry_at <= now() + interval '2 seconds')
+        RETURNING r.attempts, j.tier, j.customer_id
+    ), beat AS (
+        UPDATE jobs SET last_heartbeat = now() WHERE id = :job AND EXISTS (SELECT 1 FROM claimed)
+    )
+    SELECT claimed.attempts, claimed.tier, d.plan, coalesce(d.submission_url, d.url) AS url,
+           c.business_name, c.email, c.phone, c.website, c.address, c.city, c.state, c.zip, c.description,
+           c.category
+    FROM claimed JOIN directories d ON d.id = :dir JOIN customers c ON c.id = claimed.customer_id
     """
 )
 
@@ -82,12 +90,14 @@ _RECLAIM = text(
     """
 )
 
-_RECORD = text(
+_CONTEXT = text(
     """
-    UPDATE job_results SET status = :status, error_category = :category, error_message = :message,
-        duration_ms = :duration, screenshot_path = :screenshot, finished_at = now(), retry_at = NULL,
-        updated_at = now()
-    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :worker
+    SELECT r.attempts, j.tier, d.plan, coalesce(d.submission_url, d.url) AS url,
+           c.business_name, c.email, c.phone, c.website, c.address, c.city, c.state, c.zip, c.description,
+           c.category
+    FROM job_results r JOIN jobs j ON j.id = r.job_id JOIN directories d ON d.id = r.directory_id
+    JOIN customers c ON c.id = j.customer_id
+    WHERE r.job_id = :job AND r.directory_id = :dir
     """
 )
 
@@ -114,29 +124,25 @@ class _Context:
 
 def _claim(job_id: uuid.UUID, directory_id: str, worker: str) -> _Context | Outcome:
     with db.session() as s:
-        attempt = s.execute(_CLAIM, {"job": job_id, "dir": directory_id, "worker": worker}).scalar_one_or_none()
-        if attempt is None:
+        row = s.execute(_CLAIM, {"job": job_id, "dir": directory_id, "worker": worker}).one_or_none()
+        if row is None:
             current = s.execute(
                 text("SELECT status, worker_id FROM job_results WHERE job_id = :job AND directory_id = :dir"),
                 {"job": job_id, "dir": directory_id},
             ).one_or_none()
-            if current is not None and current.status == "submitting" and heartbeats.is_dead_here(current.worker_id):
-                # Redelivered because its worker process died on this host: take it over now.
-                attempt = s.execute(_RECLAIM, {"job": job_id, "dir": directory_id, "worker": worker,
-                                               "dead": current.worker_id}).scalar_one_or_none()
-            if attempt is None:
+            if current is None or current.status != "submitting" or not heartbeats.is_dead_here(current.worker_id):
                 status = current.status if current is not None else "missing"
                 return Outcome("duplicate", message=f"nothing to do: result is {status}")
-        s.execute(text("UPDATE jobs SET last_heartbeat = now() WHERE id = :job"), {"job": job_id})
-        job = s.get(Job, job_id)
-        directory = s.get(Directory, directory_id)
-        assert job is not None and directory is not None
-        customer = s.get(Customer, job.customer_id)
-        assert customer is not None
-        profile = jobs.profile_of(customer)
-        plan = Plan.model_validate(directory.plan) if directory.plan else None
-        return _Context(job_id, directory_id, attempt, job.tier, plan, directory.submission_url or directory.url,
-                        profile)
+            # Redelivered because its worker process died on this host: take it over now.
+            if s.execute(_RECLAIM, {"job": job_id, "dir": directory_id, "worker": worker,
+                                    "dead": current.worker_id}).scalar_one_or_none() is None:
+                return Outcome("duplicate", message="nothing to do: claimed elsewhere")
+            s.flush()
+            row = s.execute(_CONTEXT, {"job": job_id, "dir": directory_id}).one()
+    profile = BusinessProfile.model_validate({f: getattr(row, f) for f in BUSINESS_FIELDS},
+                                             context={"allow_private_websites": True})
+    plan = Plan.model_validate(row.plan) if row.plan else None
+    return _Context(job_id, directory_id, row.attempts, row.tier, plan, row.url, profile)
 
 
 def _screenshot_path(job_id: uuid.UUID, directory_id: str) -> Path:
@@ -211,11 +217,10 @@ def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = N
 def _record(ctx: _Context, worker: str, status: str, category: str | None, message: str | None,
             duration_ms: int | None, screenshot: str | None) -> Outcome:
     with db.session() as s:
-        s.execute(_RECORD, {"status": status, "category": category, "message": message, "duration": duration_ms,
-                            "screenshot": screenshot, "job": ctx.job_id, "dir": ctx.directory_id, "worker": worker})
-        history.record(s, f"submission_{status}", job_id=ctx.job_id, directory_id=ctx.directory_id,
-                       attempt=ctx.attempt, category=category)
-        final = jobs.finalize(s, ctx.job_id)
+        _, final = jobs.record_result(
+            s, job_id=ctx.job_id, directory_id=ctx.directory_id, worker=worker, status=status, category=category,
+            message=message, duration_ms=duration_ms, screenshot=screenshot,
+        )
     return Outcome(status, category, message, duration_ms, screenshot, final)
 
 
@@ -238,7 +243,7 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
     wait = 0.0
     t_drive = time.perf_counter()
     try:
-        wait = Pacer(_redis()).wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
+        wait = _pacer().wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
         if wait < 0:
             _release(ctx, worker, -wait, None, refund=True)
             raise RetryLater(-wait, None, counts=False)
@@ -292,10 +297,18 @@ def _customer_message(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__})"
 
 
-def _redis() -> Any:
+_pacers: dict[int, Pacer] = {}
+
+
+def _pacer() -> Pacer:
+    """One Pacer per Redis client (a new client after a fork gets a new Pacer)."""
     from directorybolt.runtime import redis_client
 
-    return redis_client()
+    client = redis_client()
+    if id(client) not in _pacers:
+        _pacers.clear()
+        _pacers[id(client)] = Pacer(client)
+    return _pacers[id(client)]
 
 
 def prepare_browser() -> None:

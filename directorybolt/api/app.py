@@ -47,12 +47,13 @@ def create_app() -> FastAPI:
     )
     app.state.probes = health.Probes()
     errors.install(app)
-    app.include_router(routes_jobs.router, prefix=API_PREFIX)
-    app.include_router(routes_admin.router, prefix=f"{API_PREFIX}/admin")
-    app.include_router(health.router, prefix=API_PREFIX)
-    app.include_router(metrics.router, prefix=API_PREFIX)
+    # Each router carries its full prefix, so a route's ``path`` is the template the
+    # metrics label with (a prefix given to include_router is not part of it).
+    routers = (routes_jobs.router, routes_admin.router, health.router, metrics.router)
+    for router in routers:
+        app.include_router(router)
     # add_middleware puts each new layer outside the previous ones.
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(ErrorMiddleware)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, routes=[route for router in routers for route in router.routes])
     return app

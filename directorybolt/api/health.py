@@ -28,7 +28,7 @@ from directorybolt.config import get_settings
 
 T = TypeVar("T")
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(prefix="/api", tags=["monitoring"])
 
 #: kombu keeps a priority level other than 0 in a list named ``queue + SEP + level``.
 KOMBU_PRIORITY_SEP = "\x06\x16"

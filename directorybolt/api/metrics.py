@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter
@@ -29,18 +29,19 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 from sqlalchemy import text
-from starlette.routing import Match
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from directorybolt import db
-from directorybolt.api.errors import service_errors
 from directorybolt.config import get_settings
 from directorybolt.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(prefix="/api", tags=["monitoring"])
 
 KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -72,15 +73,14 @@ _SCALARS_SQL = text(
 )
 
 
-def route_label(scope: Scope) -> str:
+def route_label(scope: Scope, routes: Sequence[BaseRoute]) -> str:
     """The route template (``/api/jobs/{job_id}``), never the raw path, so ids do not
     become label values. Requests refused before routing (413, 414, 415) are matched
     here so they still count against their route."""
     route = scope.get("route")
     if route is not None:
         return str(getattr(route, "path", "unmatched"))
-    app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", []):
+    for candidate in routes:
         match, _ = candidate.matches(scope)
         if match != Match.NONE:
             return str(getattr(candidate, "path", "unmatched"))
@@ -90,8 +90,9 @@ def route_label(scope: Scope) -> str:
 class MetricsMiddleware:
     """Counts and times every HTTP answer, including those of the other middlewares."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
+        self.routes = list(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,7 +111,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
-            route = route_label(scope)
+            route = route_label(scope, self.routes)
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
 
@@ -129,14 +130,14 @@ class SystemOfRecordCollector(Collector):
         try:
             families = list(self._database())
             up.add_metric(["database"], 1)
-        except service_errors() as exc:
+        except SQLAlchemyError as exc:  # down, or not migrated: either way no figures
             log.warning("metrics: database unavailable: %s", exc)
             families = []
             up.add_metric(["database"], 0)
         try:
             families.append(self._queues())
             up.add_metric(["redis"], 1)
-        except service_errors() as exc:
+        except RedisError as exc:
             log.warning("metrics: redis unavailable: %s", exc)
             up.add_metric(["redis"], 0)
         yield from families

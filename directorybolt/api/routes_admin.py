@@ -18,7 +18,7 @@ from directorybolt.api.errors import ERRORS
 from directorybolt.config import get_settings
 from directorybolt.models import WorkerHeartbeat
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require("staff"))], responses=ERRORS)
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require("staff"))], responses=ERRORS)
 
 DeadLetterId = Path(ge=1, le=2**63 - 1, description="Dead-letter entry id.")
 _NOT_FOUND = {404: {"description": "no such dead-letter entry"}}

@@ -30,7 +30,7 @@ from directorybolt.reports import job_report
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(prefix="/api", tags=["jobs"])
 
 class Storable(BaseModel):
     """PostgreSQL text cannot hold NUL and UTF-8 cannot hold lone surrogates; refuse

@@ -65,7 +65,7 @@ class ApiServer:
                 self.proc.wait()
 
     def client(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10, **kw)
+        return httpx.Client(base_url=self.url, **{"timeout": 10, **kw})
 
 
 def server_env(**settings: Any) -> dict[str, str]:

@@ -1,0 +1,227 @@
+"""API latency under a steady load: ``POST /api/jobs`` and ``GET /api/jobs/{id}``
+p50/p99, next to a bare ``.delay()`` of the same job task measured in the same run.
+
+The API runs as ``directorybolt api`` (real uvicorn) in a subprocess; the load comes
+from a second subprocess (this file with ``--loadgen``) sending an open-loop fixed
+rate over one keep-alive connection, alternating a POST and a GET of the job just
+created, so the client never piles up requests on a slow answer (bounded: rate x
+seconds requests, 5 s timeout each). Latency is client-side, send to last byte.
+The bare ``.delay()`` is timed in this process at the same rate afterwards.
+
+    python bench/api_latency.py [--rate 50] [--seconds 10] [--workers 1] [--out docs/benchmarks-api.md]
+
+Uses DIRECTORYBOLT_DATABASE_URL / REDIS_URL when set, else the embedded servers
+(a throwaway state dir). Rate limits are raised for the run so none is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_P50_MS = 10.0
+TARGET_P99_MS = 50.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: p99 of 250 samples is a real sample)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values), "p50": percentile(values, 50), "p90": percentile(values, 90),
+        "p99": percentile(values, 99), "max": max(values), "mean": statistics.fmean(values),
+    }
+
+
+def loadgen(config: dict[str, Any]) -> None:
+    """The second process: fixed-rate POST/GET pairs; prints the latencies as JSON."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {config['key']}"}
+    body = {"customer_id": config["customer_id"], "tier": "starter"}
+    total = int(config["rate"] * config["seconds"])
+    interval = 1.0 / config["rate"]
+    out: dict[str, list[float]] = {"post": [], "get": []}
+    errors: dict[str, int] = {}
+    late = 0
+    job_id = config["warm_job_id"]
+    with httpx.Client(base_url=config["url"], timeout=5.0) as client:
+        start = time.perf_counter() + 0.2
+        for i in range(total):
+            due = start + i * interval
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -interval:
+                late += 1
+            t0 = time.perf_counter()
+            if i % 2 == 0:
+                r = client.post("/api/jobs", json=body, headers=headers)
+                kind, ok = "post", r.status_code == 202
+                if ok:
+                    job_id = r.json()["job_id"]
+            else:
+                r = client.get(f"/api/jobs/{job_id}", headers=headers)
+                kind, ok = "get", r.status_code == 200
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+            if ok:
+                out[kind].append(elapsed_ms)
+            else:
+                errors[f"{kind} {r.status_code}"] = errors.get(f"{kind} {r.status_code}", 0) + 1
+    print(json.dumps({"latencies": out, "errors": errors, "late": late}))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_api(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    import httpx
+
+    cmd = [sys.executable, "-m", "directorybolt", "api", "--port", str(port), "--workers", str(workers),
+           "--no-access-log"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the API exited:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=2)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the API did not start within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def time_bare_delay(customer_id: str, rate: float, n: int) -> list[float]:
+    """``dispatch.enqueue_job`` (``process_job.delay()``) at the same pace, in process."""
+    from directorybolt import db, dispatch, jobs
+
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        job_id, queue = job.id, job.queue
+    for _ in range(20):  # connection and first-use costs are not what is measured
+        dispatch.enqueue_job(job_id, queue)
+    samples = []
+    start = time.perf_counter()
+    for i in range(n):
+        wait = start + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        t0 = time.perf_counter()
+        dispatch.enqueue_job(job_id, queue)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def report(args: argparse.Namespace, results: dict[str, Any], delay: list[float], embedded: bool) -> str:
+    rows = [("`POST /api/jobs`", summary(results["latencies"]["post"])),
+            ("`GET /api/jobs/{id}`", summary(results["latencies"]["get"])),
+            ("bare `process_job.delay()`", summary(delay))]
+    lines = [
+        "## API latency (`bench/api_latency.py`)",
+        "",
+        f"Load: {args.rate:g} req/s for {args.seconds:g} s, open loop from a separate process over one keep-alive "
+        f"connection, alternating `POST /api/jobs` and `GET` of the job just created; latency measured by the "
+        f"client (send to last byte). API: `directorybolt api --workers {args.workers}` (uvicorn, h11), "
+        f"{'embedded' if embedded else 'configured'} PostgreSQL and Redis on the same machine; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}. The bare `.delay()` row is the same task "
+        "sent from a plain Python process at the same pace, in the same run: the broker's share of a POST.",
+        "",
+        "| operation | n | p50 ms | p90 ms | p99 ms | max ms | mean ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in rows:
+        lines.append(f"| {name} | {s['n']} | {s['p50']:.2f} | {s['p90']:.2f} | {s['p99']:.2f} | {s['max']:.2f} "
+                     f"| {s['mean']:.2f} |")
+    verdicts = []
+    for name, s in rows[:2]:
+        ok = s["p50"] <= TARGET_P50_MS and s["p99"] <= TARGET_P99_MS
+        verdicts.append(f"{name}: {'meets' if ok else 'MISSES'} the target (p50 ≤ {TARGET_P50_MS:g} ms, "
+                        f"p99 ≤ {TARGET_P99_MS:g} ms)")
+    lines += ["", *[f"- {v}" for v in verdicts]]
+    lines.append(f"- refused or failed requests: {results['errors'] or 'none'}; requests sent late by more than "
+                 f"one interval: {results['late']}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=50.0, help="requests per second (POST and GET alternate)")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-api.md")
+    ap.add_argument("--loadgen", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.loadgen:
+        loadgen(json.loads(args.loadgen))
+        return
+
+    os.environ.setdefault("DIRECTORYBOLT_STATE_DIR", tempfile.mkdtemp(prefix="dbolt-bench-api-"))
+    os.environ["DIRECTORYBOLT_API_RATE_PER_IP"] = "1000000/minute"
+    os.environ["DIRECTORYBOLT_API_RATE_PER_KEY"] = "1000000/hour"
+
+    from directorybolt import apikeys, migrations, seed
+    from directorybolt.config import reload_settings
+    from directorybolt.runtime import database_url, ensure_services
+
+    embedded = reload_settings().embedded
+    ensure_services()  # exports the embedded URLs, so the API subprocess uses the same servers
+    migrations.upgrade(database_url())
+    customer_id = seed.customer({**seed.DEMO_PROFILE, "business_name": f"Bench {time.time_ns()}"})
+    key = apikeys.create(f"bench {time.time_ns()}")[1]
+
+    import httpx
+
+    port = free_port()
+    log = Path(os.environ["DIRECTORYBOLT_STATE_DIR"]) / "api-bench.log"
+    proc = start_api(port, args.workers, log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:  # warm every path
+            for _ in range(30):
+                warm = c.post("/api/jobs", json={"customer_id": customer_id, "tier": "starter"}).json()["job_id"]
+                c.get(f"/api/jobs/{warm}")
+        config = {"url": url, "key": key, "customer_id": customer_id, "rate": args.rate, "seconds": args.seconds,
+                  "warm_job_id": warm}
+        done = subprocess.run([sys.executable, __file__, "--loadgen", json.dumps(config)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=args.seconds * 3 + 60, check=True)
+        results = json.loads(done.stdout)
+    finally:
+        stop(proc)
+    delay = time_bare_delay(customer_id, args.rate / 2, int(args.rate * args.seconds / 2))
+    text = report(args, results, delay, embedded)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Health (bounded, 503 not 500 when a service is down) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
+
+from directorybolt import db, dlq, jobs, seed
+from directorybolt.celery_app import all_queues
+from directorybolt.dlq import Failure
+from directorybolt.models import Job, JobResult, WorkerHeartbeat
+from tests.api.conftest import Keys, free_port
+from tests.api.test_jobs import DIRECTORIES
+
+HEALTH_FIELDS = {"status", "workers", "queue_depth", "dlq_depth", "db_connected", "redis_connected"}
+
+
+def _timed_get(url: str) -> tuple[float, object]:
+    import httpx
+
+    t0 = time.monotonic()
+    r = httpx.get(url, timeout=10)
+    return time.monotonic() - t0, r
+
+
+def test_health_ok_with_every_field(api, clean):
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id="w1@host:1", hostname="host", pid=1))
+        s.add(WorkerHeartbeat(worker_id="w2@host:2", hostname="host", pid=2,
+                              last_heartbeat=datetime.now(UTC) - timedelta(hours=1)))
+    elapsed, r = _timed_get(f"{api.url}/api/health")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == HEALTH_FIELDS
+    assert body["status"] == "ok" and body["db_connected"] and body["redis_connected"]
+    assert body["workers"] == 1  # the stale one does not count
+    assert set(body["queue_depth"]) == set(all_queues()) and body["dlq_depth"] == 0
+    assert elapsed < 2
+
+
+def test_health_without_live_workers_is_degraded_but_200(api, clean):
+    r = _timed_get(f"{api.url}/api/health")[1]
+    assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["workers"] == 0
+
+
+def test_health_503_when_redis_is_unreachable(start_api, clean):
+    server = start_api(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    elapsed, r = _timed_get(f"{server.url}/api/health")
+    assert r.status_code == 503, r.text
+    body = r.json()
+    assert set(body) == HEALTH_FIELDS
+    assert body["redis_connected"] is False and body["db_connected"] is True and body["status"] == "unavailable"
+    assert body["queue_depth"] == {} and body["workers"] == 0
+    assert elapsed < 2
+
+
+def test_health_503_when_redis_dies_under_a_running_api(start_api, clean, tmp_path):
+    import subprocess
+
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        server = start_api(redis_url=f"redis://127.0.0.1:{port}/0")
+        assert _timed_get(f"{server.url}/api/health")[1].status_code == 200
+    finally:
+        proc.kill()
+        proc.wait()
+    elapsed, r = _timed_get(f"{server.url}/api/health")
+    assert r.status_code == 503 and r.json()["redis_connected"] is False
+    assert elapsed < 2
+
+
+def test_health_503_when_the_database_is_unreachable(start_api, clean):
+    server = start_api(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    for _ in range(3):  # repeated checks stay bounded too
+        elapsed, r = _timed_get(f"{server.url}/api/health")
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert set(body) == HEALTH_FIELDS
+        assert body["db_connected"] is False and body["redis_connected"] is True
+        assert body["workers"] is None and body["dlq_depth"] is None
+        assert elapsed < 2
+    # Other routes answer 503 too, never 500.
+    import httpx
+
+    r = httpx.get(f"{server.url}/api/jobs/00000000-0000-0000-0000-000000000001",
+                  headers={"X-API-Key": "dbk_00000000_x"}, timeout=10)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    m = httpx.get(f"{server.url}/api/metrics", timeout=10)
+    assert m.status_code == 200 and 'directorybolt_metrics_source_up{source="database"} 0.0' in m.text
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_metrics_names_and_values(api, keys, customer_id):
+    seed.upsert_directories(DIRECTORIES)
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="pro", directories=["alpha", "beta"])
+        jobs.start_job(s, job.id)
+        s.execute(update(JobResult).where(JobResult.directory_id == "alpha").values(status="submitted"))
+        s.execute(update(JobResult).where(JobResult.directory_id == "beta").values(
+            status="needs_review", error_category="captcha"))
+        jobs.finalize(s, job.id)
+        s.execute(update(Job).where(Job.id == job.id).values(
+            started_at=datetime.now(UTC) - timedelta(seconds=40), finished_at=datetime.now(UTC)))
+        pending, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        s.add(WorkerHeartbeat(worker_id="w@h:1", hostname="h", pid=1))
+        job_id = job.id
+    dlq.dead_letter(Failure("tasks.submission.submit_directory", "t1", [str(job_id), "beta"], {"tier_queue": "x"},
+                            "submissions.pro", RuntimeError("boom"), None, 4))
+    with api.client() as c:
+        c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.producer))
+        c.get("/api/jobs/" + "x" * 3000)
+        r = c.get("/api/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    m = _samples(r.text)
+    assert m[("directorybolt_jobs", (("status", "partial"),))] == 1
+    assert m[("directorybolt_jobs", (("status", "pending"),))] == 1
+    assert m[("directorybolt_jobs_finished_total", (("status", "partial"),))] == 1
+    assert m[("directorybolt_submissions_total", (("outcome", "submitted"),))] == 1
+    assert m[("directorybolt_submission_errors_total", (("category", "captcha"),))] == 1
+    assert m[("directorybolt_dlq_depth", ())] == 1
+    assert m[("directorybolt_workers", ())] == 1
+    assert m[("directorybolt_job_duration_seconds", (("quantile", "0.5"),))] == pytest.approx(40, abs=1)
+    for queue in all_queues():
+        assert ("directorybolt_queue_depth", (("queue", queue),)) in m
+    assert m[("directorybolt_queue_depth", (("queue", "dead_letter"),))] == 1
+    route = (("method", "GET"), ("route", "/api/jobs/{job_id}"), ("status", "200"))
+    assert m[("directorybolt_http_requests_total", route)] >= 1
+    too_long = (("method", "GET"), ("route", "/api/jobs/{job_id}"), ("status", "414"))
+    assert m[("directorybolt_http_requests_total", too_long)] >= 1
+    assert ("directorybolt_http_request_duration_seconds_count",
+            (("method", "GET"), ("route", "/api/jobs/{job_id}"))) in m
