@@ -169,6 +169,8 @@ def report(args: argparse.Namespace, results: dict[str, Any], delay: list[float]
     lines += ["", *[f"- {v}" for v in verdicts]]
     lines.append(f"- refused or failed requests: {results['errors'] or 'none'}; requests sent late by more than "
                  f"one interval: {results['late']}")
+    lines.append(f"- 1-minute load average before/after the HTTP run: {results['load'][0]:.2f} / "
+                 f"{results['load'][1]:.2f} (other processes on the machine compete for the same CPUs)")
     return "\n".join(lines) + "\n"
 
 
@@ -211,9 +213,11 @@ def main() -> None:
                 c.get(f"/api/jobs/{warm}")
         config = {"url": url, "key": key, "customer_id": customer_id, "rate": args.rate, "seconds": args.seconds,
                   "warm_job_id": warm}
+        load_before = os.getloadavg()[0]
         done = subprocess.run([sys.executable, __file__, "--loadgen", json.dumps(config)], cwd=ROOT,
                               capture_output=True, text=True, timeout=args.seconds * 3 + 60, check=True)
         results = json.loads(done.stdout)
+        results["load"] = (load_before, os.getloadavg()[0])
     finally:
         stop(proc)
     delay = time_bare_delay(customer_id, args.rate / 2, int(args.rate * args.seconds / 2))

@@ -2,8 +2,9 @@
 the customer's business profile and the directory's catalog entry.
 
 A job of 500 directories loads the same profile 500 times and every job loads the
-same few hundred catalog entries, so PostgreSQL would otherwise answer the same
-two primary-key SELECTs for every submission. Entries are JSON under
+same few hundred catalog entries, so PostgreSQL would otherwise look up the same two
+rows (and detoast the same plan JSON) for every submission, whether as separate
+SELECTs or joined into the claim. Entries are JSON under
 ``dbolt:cache:{profile|directory}:<id>`` with TTLs from settings (profiles 1 h,
 catalog entries 24 h); the TTL only bounds how long a *missed* invalidation can last.
 

@@ -26,6 +26,7 @@ def sqlalchemy_url(url: str) -> str:
 def engine() -> Engine:
     global _engine, _sessions
     if _engine is None:
+        import directorybolt.cache  # noqa: F401 - installs the invalidation listeners in every writer
         from directorybolt.runtime import database_url
 
         s = get_settings()

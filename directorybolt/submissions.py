@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from directorybolt import db, heartbeats, history, jobs
+from directorybolt import cache, db, heartbeats, history, jobs
 from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
 from directorybolt.config import get_settings
 from directorybolt.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
@@ -61,7 +61,8 @@ class Outcome:
     overhead_ms: float | None = None
 
 
-# One round trip: claim the row, beat for the job, and load what the browser needs.
+# One statement: claim the row and beat for the job. The profile and the catalog entry
+# come from the Redis cache (directorybolt.cache), not from PostgreSQL.
 _CLAIM = text(
     """
     WITH claimed AS (
@@ -74,10 +75,7 @@ _CLAIM = text(
     ), beat AS (
         UPDATE jobs SET last_heartbeat = now() WHERE id = :job AND EXISTS (SELECT 1 FROM claimed)
     )
-    SELECT claimed.attempts, claimed.tier, d.plan, coalesce(d.submission_url, d.url) AS url,
-           c.business_name, c.email, c.phone, c.website, c.address, c.city, c.state, c.zip, c.description,
-           c.category
-    FROM claimed JOIN directories d ON d.id = :dir JOIN customers c ON c.id = claimed.customer_id
+    SELECT attempts, tier, customer_id FROM claimed
     """
 )
 
@@ -92,11 +90,8 @@ _RECLAIM = text(
 
 _CONTEXT = text(
     """
-    SELECT r.attempts, j.tier, d.plan, coalesce(d.submission_url, d.url) AS url,
-           c.business_name, c.email, c.phone, c.website, c.address, c.city, c.state, c.zip, c.description,
-           c.category
-    FROM job_results r JOIN jobs j ON j.id = r.job_id JOIN directories d ON d.id = r.directory_id
-    JOIN customers c ON c.id = j.customer_id
+    SELECT r.attempts, j.tier, j.customer_id
+    FROM job_results r JOIN jobs j ON j.id = r.job_id
     WHERE r.job_id = :job AND r.directory_id = :dir
     """
 )
@@ -137,12 +132,11 @@ def _claim(job_id: uuid.UUID, directory_id: str, worker: str) -> _Context | Outc
             if s.execute(_RECLAIM, {"job": job_id, "dir": directory_id, "worker": worker,
                                     "dead": current.worker_id}).scalar_one_or_none() is None:
                 return Outcome("duplicate", message="nothing to do: claimed elsewhere")
-            s.flush()
             row = s.execute(_CONTEXT, {"job": job_id, "dir": directory_id}).one()
-    profile = BusinessProfile.model_validate({f: getattr(row, f) for f in BUSINESS_FIELDS},
-                                             context={"allow_private_websites": True})
-    plan = Plan.model_validate(row.plan) if row.plan else None
-    return _Context(job_id, directory_id, row.attempts, row.tier, plan, row.url, profile)
+        directory = cache.get_directory(s, directory_id)
+        profile = cache.get_profile(s, row.customer_id)
+    plan = Plan.model_validate(directory.plan) if directory.plan else None
+    return _Context(job_id, directory_id, row.attempts, row.tier, plan, directory.target_url, profile)
 
 
 def _screenshot_path(job_id: uuid.UUID, directory_id: str) -> Path:

@@ -13,7 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -153,10 +154,9 @@ IdempotencyKey = Annotated[
                         409: {"description": "Idempotency-Key reused for a different request"}, **ERRORS})
 def submit_job(
     body: JobRequest,
-    response: Response,
     key: KeyInfo = Depends(require("producer")),
     idempotency_key: IdempotencyKey = None,
-) -> JobAccepted:
+) -> JSONResponse:
     """Create a job and queue it with ``.delay()``. 202 when created; 200 with the
     same job when ``Idempotency-Key`` was seen before (keys are scoped to the API key)."""
     scoped = f"{key.prefix}:{idempotency_key}" if idempotency_key else None
@@ -164,7 +164,7 @@ def submit_job(
         with db.session() as s:
             existing = _existing(s, scoped, body)
             if existing is not None:
-                return _replayed(response, existing)
+                return _answer(existing.id, existing.status, existing.queue, replayed=True)
             customer_id = body.customer_id
             if customer_id is None:
                 customer_id = jobs.create_customer(s, body.customer.model_dump(exclude_none=True)).id  # type: ignore[union-attr]
@@ -172,7 +172,7 @@ def submit_job(
                 s, customer_id=customer_id, tier=body.tier, fast_track=body.fast_track,
                 directories=body.directories, idempotency_key=scoped,
             )
-            accepted = JobAccepted(job_id=job.id, status=job.status, queue=job.queue)
+            job_id, status, queue = job.id, job.status, job.queue
     except IntegrityError:
         if scoped is None:
             raise
@@ -180,15 +180,14 @@ def submit_job(
             existing = _existing(s, scoped, body)
         if existing is None:
             raise
-        return _replayed(response, existing)
+        return _answer(existing.id, existing.status, existing.queue, replayed=True)
     try:
-        dispatch.enqueue_job(accepted.job_id, accepted.queue)
+        dispatch.enqueue_job(job_id, queue)
     except service_errors() as exc:
-        _withdraw(accepted.job_id, exc)
+        _withdraw(job_id, exc)
         raise ApiError(503, "the broker did not accept the job; nothing was queued, retry shortly",
                        {"Retry-After": str(SERVICE_RETRY_AFTER_S)}) from None
-    response.headers["Location"] = f"/api/jobs/{accepted.job_id}"
-    return accepted
+    return _answer(job_id, status, queue, replayed=False)
 
 
 def _existing(session: Any, scoped: str | None, body: JobRequest) -> Job | None:
@@ -205,11 +204,15 @@ def _existing(session: Any, scoped: str | None, body: JobRequest) -> Job | None:
     return job
 
 
-def _replayed(response: Response, job: Job) -> JobAccepted:
-    response.status_code = 200
-    response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobAccepted(job_id=job.id, status=job.status, queue=job.queue)
+def _answer(job_id: uuid.UUID, status: str, queue: str, *, replayed: bool) -> JSONResponse:
+    """A ready response: returning a model from a sync route makes FastAPI validate it
+    again in a second thread-pool hop, which costs more than the model is worth here
+    (``response_model`` still documents the shape)."""
+    headers = {"Location": f"/api/jobs/{job_id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = {"job_id": str(job_id), "status": status, "queue": queue}
+    return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
 
 
 def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
@@ -222,9 +225,9 @@ def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, responses=ERRORS | {404: {"description": "no such job"}})
-def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> dict[str, Any]:
+def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> JSONResponse:
     """Status, counters and one row per directory. Screenshots stay on the server;
-    the answer only says whether one exists."""
+    the answer only says whether one exists. (A ready response, as ``_answer``.)"""
     report = job_report(job_id)
     staff = key.role == "staff"
     report["results"] = [
@@ -233,7 +236,7 @@ def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> d
          "screenshot_available": bool(r["screenshot"])}
         for r in report["results"]
     ]
-    return report
+    return JSONResponse(report)
 
 
 @router.get("/queue/{customer_id}", response_model=CustomerQueue,

@@ -1,5 +1,7 @@
 """Local imitations of directory sign-up flows (plain, wizard, select, slow, transient,
-rate-limited, broken, CAPTCHA, changed form, unmapped, catalog-style)."""
+rate-limited, broken, CAPTCHA, changed form, unmapped, catalog-style), so that tests,
+the demo and the benchmarks exercise real HTTP and real forms without ever
+contacting a real directory."""
 
 from directorybolt.sandbox.app import SandboxState, create_app
 from directorybolt.sandbox.catalog import sandbox_directories

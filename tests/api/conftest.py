@@ -88,9 +88,10 @@ def start_api(services: Services, tmp_path: Path) -> Iterator[Callable[..., ApiS
     """``start_api(api_rate_per_key="5/hour", ...)``: a server of this test's own."""
     started: list[ApiServer] = []
 
-    def start(*, extra_env: dict[str, str] | None = None, **settings: Any) -> ApiServer:
+    def start(*, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+              **settings: Any) -> ApiServer:
         env = {**server_env(**settings), **(extra_env or {})}
-        server = ApiServer(env, tmp_path / f"api{len(started)}.log")
+        server = ApiServer(env, tmp_path / f"api{len(started)}.log", extra_args)
         started.append(server)
         return server.wait_ready()
 

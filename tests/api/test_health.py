@@ -151,3 +151,42 @@ def test_metrics_names_and_values(api, keys, customer_id):
     assert m[("directorybolt_http_requests_total", too_long)] >= 1
     assert ("directorybolt_http_request_duration_seconds_count",
             (("method", "GET"), ("route", "/api/jobs/{job_id}"))) in m
+
+
+def test_health_is_bounded_when_services_hang(start_api, clean):
+    """Servers that accept connections and never answer: the probes time out, the
+    answer is 503 within the health timeout, and repeated checks stay bounded."""
+    import socket
+
+    silent = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)  # never accept(): the kernel completes the handshake, nobody replies
+        silent.append(s)
+    try:
+        pg_port, redis_port = (s.getsockname()[1] for s in silent)
+        server = start_api(database_url=f"postgresql://postgres@127.0.0.1:{pg_port}/x",
+                           redis_url=f"redis://127.0.0.1:{redis_port}/0")
+        for _ in range(2):
+            elapsed, r = _timed_get(f"{server.url}/api/health")
+            assert r.status_code == 503, r.text
+            assert r.json()["db_connected"] is False and r.json()["redis_connected"] is False
+            assert elapsed < 2
+    finally:
+        for s in silent:
+            s.close()
+
+
+def test_request_metrics_add_up_across_uvicorn_workers(start_api, clean, tmp_path):
+    import httpx
+
+    multiproc = tmp_path / "prom"
+    server = start_api(extra_args=["--workers", "2"], extra_env={"PROMETHEUS_MULTIPROC_DIR": str(multiproc)})
+    for _ in range(12):  # a new connection each time, so both workers get some
+        assert httpx.get(f"{server.url}/api/health", timeout=10).status_code == 200
+    for _ in range(3):  # whichever worker answers the scrape reports every worker's counts
+        m = _samples(httpx.get(f"{server.url}/api/metrics", timeout=10).text)
+        key = (("method", "GET"), ("route", "/api/health"), ("status", "200"))
+        assert m[("directorybolt_http_requests_total", key)] == 12
+    assert len({p.name.split("_")[1] for p in multiproc.glob("counter_*.db")}) == 2
