@@ -120,6 +120,8 @@ def _recover_on_start(**_: Any) -> None:
 
     from directorybolt import heartbeats
 
+    if not get_settings().recover_on_start:
+        return
     try:
         report = heartbeats.sweep_stale_jobs()
         if report.requeued or report.interrupted:

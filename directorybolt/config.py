@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 10.0
     stale_after_s: float = 90.0
     max_requeues: int = 3
+    recover_on_start: bool = True  # a starting worker recovers dead local workers' claims at once
     sweep_interval_s: float = 60.0
     dlq_check_interval_s: float = 300.0
     retention_interval_s: float = 3600.0

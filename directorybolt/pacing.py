@@ -9,7 +9,6 @@ with skewed clocks still agree.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from directorybolt.config import TierSpec, get_settings
@@ -37,7 +36,7 @@ def interval_ms(tier: TierSpec) -> int:
 
 
 class Pacer:
-    """Reserves the next free slot for a directory and sleeps until it comes."""
+    """Reserves the next free slot for a directory; the caller sleeps until it comes."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -48,9 +47,3 @@ class Pacer:
         later" (nothing reserved, the caller reschedules instead of blocking a worker)."""
         wait_ms = int(self._script(keys=[f"dbolt:pace:{directory_id}"], args=[interval, int(max_wait_s * 1000)]))
         return wait_ms / 1000.0
-
-    def wait_turn(self, directory_id: str, interval: int, *, max_wait_s: float) -> float:
-        wait = self.reserve(directory_id, interval, max_wait_s=max_wait_s)
-        if wait > 0:
-            time.sleep(wait)
-        return wait

@@ -58,7 +58,7 @@ class Outcome:
     duration_ms: int | None = None
     screenshot: str | None = None
     final_status: str | None = None
-    overhead_ms: float | None = None
+    overhead_ms: float | None = None  # bookkeeping: claim + pacing reservation + record
 
 
 # One statement: claim the row and beat for the job. The profile and the catalog entry
@@ -224,6 +224,7 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
     s = get_settings()
     worker = heartbeats.worker_id()
     claimed = _claim(jid, directory_id, worker)
+    bookkeeping = time.perf_counter() - t0
     if isinstance(claimed, Outcome):
         return claimed
     ctx = claimed
@@ -235,14 +236,15 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
         raise Redelivered(f"{directory_id} for job {jid} was delivered {ctx.attempt} times")
     hb = heartbeats.current()
     wait = 0.0
-    t_drive = time.perf_counter()
     try:
-        wait = _pacer().wait_turn(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
+        t_pace = time.perf_counter()
+        wait = _pacer().reserve(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
+        bookkeeping += time.perf_counter() - t_pace
         if wait < 0:
             _release(ctx, worker, -wait, None, refund=True)
             raise RetryLater(-wait, None, counts=False)
+        time.sleep(wait)
         hb.set_current(jid, directory_id)
-        t_drive = time.perf_counter()
         screenshot, duration = _drive(ctx)
     except RetryLater:
         raise
@@ -263,11 +265,11 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
         raise
     finally:
         hb.set_current(None)
-    drive_s = time.perf_counter() - t_drive
+    t_record = time.perf_counter()
     outcome = _finish(ctx, worker, "submitted", duration_ms=duration, screenshot=screenshot)
-    overhead = (time.perf_counter() - t0 - drive_s - max(wait, 0.0)) * 1000
+    bookkeeping += time.perf_counter() - t_record
     prepare_browser()
-    return dataclasses.replace(outcome, overhead_ms=round(overhead, 3))
+    return dataclasses.replace(outcome, overhead_ms=round(bookkeeping * 1000, 3))
 
 
 def _release(ctx: _Context, worker: str, delay: float, exc: BaseException | None, *, refund: bool = False) -> None:
