@@ -87,7 +87,8 @@ def main() -> None:
         f"| mode (median of {args.n}) | whole submission | browser overhead |\n|---|---|---|\n"
         f"| launch per submission (old runner) | {launch['whole_ms']:.0f} ms | {launch['overhead_ms']:.0f} ms |\n"
         f"| pooled browser, context prepared ahead | {p['whole_ms']:.0f} ms | {p['overhead_ms']:.1f} ms |\n"
-        f"| **ratio** | **{launch['whole_ms'] / p['whole_ms']:.1f}×** | **{launch['overhead_ms'] / p['overhead_ms']:.1f}×** |\n"
+        f"| **ratio** | **{launch['whole_ms'] / p['whole_ms']:.1f}×** | "
+        f"**{launch['overhead_ms'] / p['overhead_ms']:.1f}×** |\n"
         f"\nPreparing the next context ahead of need (off the submission's path): {p['prepare_ms']:.0f} ms median.\n"
     )
     print(md)

@@ -151,7 +151,8 @@ def main() -> None:
                 "DIRECTORYBOLT_TASK_SOFT_TIME_LIMIT_S": "25", "DIRECTORYBOLT_RETRY_MAX_S": "10",
                 "DIRECTORYBOLT_VISIBILITY_TIMEOUT_S": "60"}, with_beat=False)
     md = (
-        "| recovery after SIGKILL of the worker group (median / max) | to first resumed submission | to job finished |\n"
+        "| recovery after SIGKILL of the worker group (median / max) | to first resumed submission "
+        "| to job finished |\n"
         "|---|---|---|\n"
         f"| DirectoryBolt: start-up recovery + Beat sweep, {len(ours)} kills | {summary(ours, 'first')} | "
         f"{summary(ours, 'finished')} |\n"

@@ -108,7 +108,8 @@ def main() -> None:
     med = statistics.median(isolated)
     md = (
         f"| figure | value |\n|---|---|\n"
-        f"| submissions (2 worker processes, {args.jobs} jobs × {len(FAST_DIRS)} directories) | {n_sub} in {elapsed:.1f} s |\n"
+        f"| submissions (2 worker processes, {args.jobs} jobs × {len(FAST_DIRS)} directories) "
+        f"| {n_sub} in {elapsed:.1f} s |\n"
         f"| **throughput** | **{per_hour:,.0f} submissions/hour** |\n"
         f"| bookkeeping per submission, isolated (browser step a no-op), median of {len(isolated)} | "
         f"**{med:.2f} ms** (p90 {statistics.quantiles(isolated, n=10)[-1]:.2f} ms) |\n"

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 5
 
     # Observability and alerting.
-    sentry_dsn: str | None = Field(default=None, validation_alias=AliasChoices("DIRECTORYBOLT_SENTRY_DSN", "SENTRY_DSN"))
+    sentry_dsn: str | None = Field(
+        default=None, validation_alias=AliasChoices("DIRECTORYBOLT_SENTRY_DSN", "SENTRY_DSN")
+    )
     sentry_environment: str = "production"
     slack_webhook_url: str | None = None
     dlq_reminder_s: int = 3600

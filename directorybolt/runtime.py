@@ -86,7 +86,9 @@ def ensure_services() -> EmbeddedServices | None:
         try:
             db_url, redis_url = emb.start()
         except Exception as exc:  # the servers' own errors are not actionable as tracebacks
-            raise ConfigurationError(f"could not start the embedded Redis/PostgreSQL under {s.state_dir}: {exc}") from exc
+            raise ConfigurationError(
+                f"could not start the embedded Redis/PostgreSQL under {s.state_dir}: {exc}"
+            ) from exc
         _embedded = emb
         atexit.register(emb.stop)
         os.environ["DIRECTORYBOLT_DATABASE_URL"] = db_url

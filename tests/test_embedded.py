@@ -46,7 +46,8 @@ def _servers_under(path: str) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline", "name"]):
         try:
-            if any(path in part for part in (p.info["cmdline"] or [])) and p.info["name"] in ("postgres", "redis-server"):
+            named = p.info["name"] in ("postgres", "redis-server")
+            if named and any(path in part for part in (p.info["cmdline"] or [])):
                 found.append(p)
         except psutil.Error:
             continue

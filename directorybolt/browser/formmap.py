@@ -33,7 +33,9 @@ HINTS: list[tuple[str, re.Pattern[str]]] = [
     ("description", re.compile(r"descri|about|summary|details", re.I)),
     (
         "business_name",
-        re.compile(r"(business|company|organi[sz]ation|listing)[ _-]?(name|title)|^(company|organi[sz]ation)$|biz", re.I),
+        re.compile(
+            r"(business|company|organi[sz]ation|listing)[ _-]?(name|title)|^(company|organi[sz]ation)$|biz", re.I
+        ),
     ),
     ("email", re.compile(r"e-?mail", re.I)),
     ("phone", re.compile(r"phone|tel\b|telephone|mobile", re.I)),
@@ -119,8 +121,7 @@ def map_form(page: Any, url: str, profile_fields: set[str]) -> Plan:
         steps.append(
             {"action": action, "field": name, "selector": [_selector(form_sel, f)], "optional": action == "select"}
         )
-    steps.append(
-        {"action": "click", "selector": [f"{form_sel} >> [type='submit']", f"{form_sel} >> button:not([type='button'])"]}
-    )
+    submit = [f"{form_sel} >> [type='submit']", f"{form_sel} >> button:not([type='button'])"]
+    steps.append({"action": "click", "selector": submit})
     steps.append({"action": "expect", "selector": ["text=/thank you|received|success|submitted/i"]})
     return Plan.model_validate({"steps": steps})

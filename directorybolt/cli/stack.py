@@ -165,7 +165,9 @@ def flower(port: int, address: str, basic_auth: str | None, insecure_local_only:
     from directorybolt.celery_app import app
 
     if not basic_auth and not insecure_local_only:
-        raise click.UsageError("Flower shows task arguments: pass --basic-auth USER:PASSWORD (or --insecure-local-only)")
+        raise click.UsageError(
+            "Flower shows task arguments: pass --basic-auth USER:PASSWORD (or --insecure-local-only)"
+        )
     if insecure_local_only:
         address = "127.0.0.1"
     if basic_auth and ":" not in basic_auth:
