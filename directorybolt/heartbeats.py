@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psutil
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -115,14 +116,19 @@ class SweepReport:
     dead_workers: list[str] = field(default_factory=list)
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, started_before: datetime | None = None) -> bool:
+    """Whether ``pid`` still runs the process we knew. A zombie (killed, not yet reaped:
+    containers often lack an init that reaps) is dead, and so is a reused pid whose
+    process started after our worker did."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not (started_before is not None and proc.create_time() > started_before.timestamp() + 1)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 def is_dead_here(worker: str | None) -> bool:
@@ -138,10 +144,11 @@ def dead_workers(session: Any, cutoff: datetime) -> set[str]:
     (no need to wait for the threshold when the kernel already knows)."""
     here = socket.gethostname()
     dead: set[str] = set()
-    for wid, host, pid, last in session.execute(
-        select(WorkerHeartbeat.worker_id, WorkerHeartbeat.hostname, WorkerHeartbeat.pid, WorkerHeartbeat.last_heartbeat)
+    for wid, host, pid, last, started in session.execute(
+        select(WorkerHeartbeat.worker_id, WorkerHeartbeat.hostname, WorkerHeartbeat.pid,
+               WorkerHeartbeat.last_heartbeat, WorkerHeartbeat.started_at)
     ):
-        if last < cutoff or (host == here and not _pid_alive(pid)):
+        if last < cutoff or (host == here and not _pid_alive(pid, started)):
             dead.add(wid)
     return dead
 

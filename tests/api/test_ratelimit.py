@@ -104,3 +104,31 @@ def test_client_ip(settings_env, peer, xff, trusted, expected):
     settings_env(api_trusted_proxies=json.dumps(trusted))
     headers = [(b"x-forwarded-for", xff.encode())] if xff else []
     assert client_ip({"client": (peer, 5000), "headers": headers}) == expected
+
+
+def test_a_route_can_override_the_limits_with_its_own_counter(keys):
+    """In process: a route declared with ``require(..., per_ip=...)`` counts apart
+    from the default budget."""
+    import asyncio
+
+    from fastapi import Depends
+
+    from directorybolt.api.app import create_app
+    from directorybolt.api.auth import require
+
+    app = create_app()
+
+    @app.get("/api/expensive", dependencies=[Depends(require("producer", per_ip="2/minute"))])
+    def expensive() -> dict[str, bool]:
+        return {"ok": True}
+
+    async def go() -> tuple[list[int], int]:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.44", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            h = Keys.bearer(keys.producer)
+            codes = [(await c.get("/api/expensive", headers=h)).status_code for _ in range(3)]
+            other = (await c.get("/api/admin/workers", headers=Keys.bearer(keys.staff))).status_code
+            return codes, other
+
+    codes, other = asyncio.run(go())
+    assert codes == [200, 200, 429] and other == 200
