@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
+
 class Storable(BaseModel):
     """PostgreSQL text cannot hold NUL and UTF-8 cannot hold lone surrogates; refuse
     both here (422) rather than as a database error (500)."""
