@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -37,26 +36,17 @@ def check_public_url(url: str, *, allow_private: bool = False) -> str:
         raise ValueError("website has no host name")
     if allow_private:
         return url
+    # Names are not resolved: the website is text typed into forms, never fetched by us,
+    # and validation must not depend on (or leak to) DNS.
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise ValueError("website must be a public address, not a private, loopback or link-local one")
     try:
-        addresses = [ipaddress.ip_address(host)]
+        addr = ipaddress.ip_address(host)
     except ValueError:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise ValueError("website must be a public address") from None
-        addresses = _resolved(host)
-    for addr in addresses:
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-            raise ValueError("website must be a public address, not a private, loopback or link-local one")
+        return url
+    if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
+        raise ValueError("website must be a public address, not a private, loopback or link-local one")
     return url
-
-
-def _resolved(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Resolve only when the resolver answers from local data; no network here means
-    an unknown name simply yields nothing to reject."""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICSERV)
-    except (OSError, UnicodeError):
-        return []
-    return [ipaddress.ip_address(i[4][0]) for i in infos]
 
 
 Short = Annotated[str, Field(max_length=200)]
