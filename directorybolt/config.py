@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     history_archive_days: int = 90
     history_delete_days: int = 365
     dead_letter_retention_days: int = 30
+    screenshot_retention_days: int = 90
     heartbeat_prune_after_s: float = 3600.0
 
     # API.

@@ -86,3 +86,31 @@ def test_retention_archives_then_deletes_exactly_past_thresholds(clean, settings
         assert sorted(s.scalars(select(QueueHistory.event))) == ["d10", "d89"]
         assert sorted(s.scalars(select(QueueHistoryArchive.event))) == ["a300", "d200", "d91"]
         assert sorted(s.scalars(select(DeadLetter.state))) == ["open", "purged"]
+
+
+def test_screenshots_are_pruned_with_their_job(clean, settings_env, tmp_path):
+    from tests.test_heartbeats import DIRS
+
+    settings = settings_env(screenshot_retention_days=90, state_dir=tmp_path)
+    seed.upsert_directories(DIRS)
+    cid = seed.customer()
+    ids = []
+    for days in (100, 10):
+        with db.session() as s:
+            j, _ = jobs.create_job(s, customer_id=cid, tier="starter")
+            jobs.start_job(s, j.id)
+            shot = settings.state_dir / "screenshots" / str(j.id) / "a.png"
+            shot.parent.mkdir(parents=True)
+            shot.write_bytes(b"png")
+            s.execute(text("UPDATE job_results SET screenshot_path = :p WHERE job_id = :j"),
+                      {"p": str(shot), "j": j.id})
+            s.execute(update(Job).where(Job.id == j.id).values(
+                status="completed", finished_at=datetime.now(UTC) - timedelta(days=days)))
+            ids.append(j.id)
+    assert retention.prune_screenshots() == 1
+    old, recent = ids
+    assert not (settings.state_dir / "screenshots" / str(old)).exists()
+    assert (settings.state_dir / "screenshots" / str(recent) / "a.png").exists()
+    with db.session() as s:
+        paths = dict(s.execute(text("SELECT job_id, screenshot_path FROM job_results WHERE directory_id = 'a'")).all())
+    assert paths[old] is None and paths[recent] is not None
