@@ -10,7 +10,10 @@ from directorybolt.config import get_settings
 
 PII_KEYS = {"email", "phone", "address", "street", "zip", "telephone", "contact_email"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
+# Not inside an identifier: a UUID or timestamp has digit runs too.
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{6,}\d(?![\w-])")
+#: Our own event fields, never customer data: left as they are so ids stay searchable.
+SAFE_KEYS = {"tags", "event_id", "trace_id", "span_id", "fingerprint"}
 REDACTED = "[redacted]"
 
 _initialised = False
@@ -19,7 +22,9 @@ _initialised = False
 def scrub(value: Any) -> Any:
     """Redact contact details in nested event data (keys by name, values by shape)."""
     if isinstance(value, dict):
-        return {k: (REDACTED if str(k).lower() in PII_KEYS else scrub(v)) for k, v in value.items()}
+        return {
+            k: v if k in SAFE_KEYS else REDACTED if str(k).lower() in PII_KEYS else scrub(v) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     if isinstance(value, str):

@@ -59,3 +59,10 @@ def test_scrub_redacts_by_key_and_shape():
     assert s["extra"]["email"] == REDACTED and s["extra"]["phone"] == REDACTED
     assert "x@y.org" not in s["extra"]["note"] and "555" not in s["extra"]["note"]
     assert s["list"] == [REDACTED]
+
+
+def test_scrub_keeps_identifiers_and_tags():
+    job = "107bf7fd-c816-4867-a35a-b3b516c4bb46"
+    s = scrub({"tags": {"job_id": job}, "message": f"job {job} at 2026-11-29T03:06:19 for +1 (503) 555-0142"})
+    assert s["tags"]["job_id"] == job
+    assert job in s["message"] and "03:06:19" in s["message"] and "555-0142" not in s["message"]
