@@ -97,13 +97,6 @@ def ensure_services() -> EmbeddedServices | None:
     return _embedded
 
 
-def stop_embedded() -> None:
-    global _embedded
-    if _embedded is not None:
-        _embedded.stop()
-        _embedded = None
-
-
 def database_url() -> str:
     ensure_services()
     url = get_settings().database_url

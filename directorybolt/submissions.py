@@ -36,11 +36,10 @@ RECORD_TRIES = 4
 class RetryLater(Exception):
     """The policy wants another try in ``delay_s`` seconds."""
 
-    def __init__(self, delay_s: float, cause: BaseException | None, *, counts: bool = True) -> None:
+    def __init__(self, delay_s: float, cause: BaseException | None) -> None:
         super().__init__(f"retry in {delay_s:.1f}s: {cause}")
         self.delay_s = delay_s
         self.cause = cause
-        self.counts = counts
 
 
 class Redelivered(PermanentError):
@@ -242,7 +241,7 @@ def submit(job_id: str | uuid.UUID, directory_id: str) -> Outcome:
         bookkeeping += time.perf_counter() - t_pace
         if wait < 0:
             _release(ctx, worker, -wait, None, refund=True)
-            raise RetryLater(-wait, None, counts=False)
+            raise RetryLater(-wait, None)  # pacing: the attempt was refunded by _release
         time.sleep(wait)
         hb.set_current(jid, directory_id)
         screenshot, duration = _drive(ctx)
