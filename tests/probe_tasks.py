@@ -15,3 +15,14 @@ def record(label: str, sleep_s: float = 0.0) -> None:
     if sleep_s:
         time.sleep(sleep_s)
     redis_client().rpush("probe:order", label)
+
+
+@app.task(name="tests.probe.hold", acks_late=True)
+def hold(label: str, timeout_s: float = 30.0) -> None:
+    """Keeps the worker busy until the test pushes to ``probe:release`` (bounded)."""
+    from directorybolt.runtime import redis_client
+
+    client = redis_client()
+    client.rpush("probe:holding", label)
+    client.blpop(["probe:release"], timeout=timeout_s)
+    client.rpush("probe:order", label)

@@ -34,18 +34,23 @@ def test_worker_consumes_each_tier_queue(clean, start_worker):
 
 
 def test_enterprise_overtakes_starter_backlog(clean, start_worker):
-    """200 starter tasks queued, then 1 enterprise: it starts before >= 190 of them."""
-    from tests.probe_tasks import record
+    """The only worker (-c 1) is busy; 200 starter tasks queue behind it, then 1
+    enterprise task: it runs next, before >= 190 of them (all 200 unless one was
+    already prefetched). The busy task makes this independent of how fast the test sends."""
+    from tests.probe_tasks import hold, record
 
     start_worker(concurrency=1, extra=["-I", "tests.probe_tasks"])
+    hold.apply_async(args=["busy"], queue=tier_queue("starter"))
+    wait_until(lambda: redis_client().llen("probe:holding"), 30, what="the worker to be busy")
     for i in range(200):
-        record.apply_async(args=[f"starter-{i}", 0.02], queue=tier_queue("starter"))
+        record.apply_async(args=[f"starter-{i}", 0.01], queue=tier_queue("starter"))
     record.apply_async(args=["enterprise", 0.0], queue=tier_queue("enterprise"))
+    redis_client().rpush("probe:release", 1)
     order = wait_until(
         lambda: (o := [x.decode() for x in redis_client().lrange("probe:order", 0, -1)]) and "enterprise" in o and o,
         60, what="enterprise task",
     )
     position = order.index("enterprise")
-    starters_after = 200 - position
-    print(f"enterprise ran at position {position + 1}; {starters_after} starter tasks after it")
+    starters_after = 200 - (position - 1)
+    print(f"enterprise ran at position {position + 1} (after the busy task); {starters_after} starter tasks after it")
     assert starters_after >= 190
