@@ -94,11 +94,11 @@ app.add_defaults(celery_config)
 
 
 @signals.worker_init.connect
-def _patient_publishing(sender: Any = None, **_: Any) -> None:
+def _patient_publishing(**_: Any) -> None:
     """Set in the worker's main process, before the pool forks, so every child inherits it."""
     from directorybolt.retries import WORKER_PUBLISH_RETRY
 
-    (sender.app if sender is not None else app).conf.task_publish_retry_policy = dict(WORKER_PUBLISH_RETRY)
+    app.conf.task_publish_retry_policy = dict(WORKER_PUBLISH_RETRY)
 
 
 @signals.worker_process_init.connect
