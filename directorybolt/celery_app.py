@@ -101,6 +101,15 @@ def _patient_publishing(**_: Any) -> None:
     app.conf.task_publish_retry_policy = dict(WORKER_PUBLISH_RETRY)
 
 
+@signals.task_received.connect
+def _note_reserved(request: Any = None, **_: Any) -> None:
+    """In the worker's main process, as it takes a message (see ``heartbeats.note_reserved``)."""
+    if request is not None and request.name == "tasks.submission.submit_directory" and len(request.args) >= 2:
+        from directorybolt import heartbeats
+
+        heartbeats.note_reserved(str(request.args[0]), str(request.args[1]))
+
+
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """Children must not share the parent's sockets (DB pool, Redis, browser) and

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,44 @@ def is_dead_here(worker: str | None) -> bool:
     return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
 
 
+RESERVED_KEY = "dbolt:reserved:{job}:{directory}"
+
+
+def note_reserved(job_id: str, directory_id: str) -> None:
+    """Remember which worker process took a submission from the broker. One that dies
+    between taking the message and claiming the row leaves the message unacknowledged
+    in Redis, where only the visibility timeout (15 min) would bring it back; with this
+    the sweep re-sends it as soon as it sees the process gone."""
+    from directorybolt.runtime import redis_client
+
+    redis_client().set(RESERVED_KEY.format(job=job_id, directory=directory_id),
+                       f"{worker_id()}@{time.time():.0f}", ex=get_settings().visibility_timeout_s)
+
+
+def _reserved_by_dead(rows: list[Any]) -> list[Any]:
+    if not rows:
+        return []
+    from directorybolt.runtime import redis_client
+
+    owners = redis_client().mget([RESERVED_KEY.format(job=r.job_id, directory=r.directory_id) for r in rows])
+    dead = []
+    for r, owner in zip(rows, owners, strict=True):
+        worker, _, since = (owner or b"").decode().partition("@")
+        host, _, pid = worker.rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and since.isdigit() and not _pid_alive(
+                int(pid), datetime.fromtimestamp(int(since), UTC)):
+            dead.append(r)
+    return dead
+
+
+def _forget_reserved(pairs: list[tuple[uuid.UUID, list[str]]]) -> None:
+    from directorybolt.runtime import redis_client
+
+    keys = [RESERVED_KEY.format(job=job_id, directory=d) for job_id, dirs in pairs for d in dirs]
+    if keys:
+        redis_client().delete(*keys)
+
+
 def dead_workers(session: Any, cutoff: datetime) -> set[str]:
     """Workers whose heartbeat lapsed, plus those on this host whose process is gone
     (no need to wait for the threshold when the kernel already knows)."""
@@ -178,7 +217,13 @@ def sweep_stale_jobs(*, in_broker: Any = None, now: datetime | None = None) -> S
         known = _known_workers(session)
         lost: dict[uuid.UUID, list[Any]] = {}
         quiet_pending: dict[uuid.UUID, list[Any]] = {}
+        orphaned = _reserved_by_dead([r for r in rows if r.status == "pending" and r.retry_at is None])
+        for r in orphaned:
+            lost.setdefault(r.job_id, []).append(r)
+        taken = {(r.job_id, r.directory_id) for r in orphaned}
         for r in rows:
+            if (r.job_id, r.directory_id) in taken:
+                continue
             if r.status == "submitting":
                 unknown = r.worker_id not in known and (r.claimed_at is None or r.claimed_at < cutoff)
                 overdue = r.claimed_at is not None and r.claimed_at < claim_cutoff
@@ -223,6 +268,7 @@ def sweep_stale_jobs(*, in_broker: Any = None, now: datetime | None = None) -> S
             to_send.append((job_id, job.queue, resend))
         if dead:
             session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id.in_(dead)))
+    _forget_reserved([(job_id, directory_ids) for job_id, _, directory_ids in to_send])
     for job_id, queue, directory_ids in to_send:
         dispatch.send_submissions(job_id, directory_ids, queue)
     return report
@@ -240,7 +286,7 @@ def _reason(rows: list[Any], dead: set[str]) -> str:
     if any(r.status == "pending" and r.retry_at is not None for r in rows):
         parts.append("retry overdue")
     if any(r.status == "pending" and r.retry_at is None for r in rows):
-        parts.append("pending work missing from the broker")
+        parts.append("pending work missing from the broker or taken by a worker that died")
     return "; ".join(parts)
 
 

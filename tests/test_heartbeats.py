@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -138,3 +142,22 @@ def test_heartbeat_thread_beats(job, settings_env):
             assert s.execute(text("SELECT now() - last_heartbeat < interval '2 seconds' FROM jobs")).scalar()
     finally:
         hb.stop()
+
+
+def _reserve(job_id: uuid.UUID, directory: str, pid: int) -> str:
+    key = heartbeats.RESERVED_KEY.format(job=job_id, directory=directory)
+    redis_client().set(key, f"{socket.gethostname()}:{pid}@{int(time.time())}")
+    return key
+
+
+def test_submission_taken_by_a_dead_worker_is_resent_at_once(job):
+    """Taken from the broker, never claimed, worker process gone: the message sits
+    unacknowledged until the visibility timeout, so the sweep re-sends it now."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    key = _reserve(job, "a", gone.pid)
+    _reserve(job, "b", os.getpid())
+    report = heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True)
+    assert report.requeued == {str(job): ["a"]}
+    assert redis_client().get(key) is None, "forgotten once re-sent, so it is not re-sent twice"
+    assert heartbeats.sweep_stale_jobs(in_broker=lambda q, j: True).requeued == {}
