@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from directorybolt import db
+from directorybolt import db, heartbeats
 from directorybolt.models import DeadLetter, QueueHistory
+from directorybolt.runtime import redis_client
 from tests.pipeline.conftest import enqueue, make_customer, sandbox_counts, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -62,6 +64,9 @@ def test_job_over_all_sandbox_directories(catalog, sandbox, start_worker):
     assert {r.directory_id for r in retries} == {"broken", "transient", "ratelimited"}
     assert all(r.attempt and r.delay_s and r.delay_s > 0 for r in retries)
     assert [d.directory_id for d in dead] == ["broken"]
+    reserved = redis_client().mget([heartbeats.RESERVED_KEY.format(job=job_id, directory=d) for d in sorted(EXPECTED)])
+    assert all(r and r.decode().startswith(f"{socket.gethostname()}:") for r in reserved), \
+        "the worker notes each submission it takes, for the stale sweep"
 
 
 def test_duplicate_delivery_submits_once_and_finalises_once(catalog, sandbox, start_worker):
