@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "docs/prometheus/alerts.yml"
@@ -38,12 +38,7 @@ NAME = re.compile(r"\bdirectorybolt_[a-z0-9_]+")
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI (apt-get install prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return required_tool("promtool", "prometheus")
 
 
 def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.conftest import required_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -26,12 +27,7 @@ VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 
 def docker_compose() -> str:
-    path = shutil.which("docker-compose")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("docker-compose is required in CI (apt-get install docker-compose)")
-        pytest.skip("docker-compose not installed (apt-get install docker-compose)")
-    return path
+    return required_tool("docker-compose", "docker-compose")
 
 
 def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
