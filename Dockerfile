@@ -26,7 +26,7 @@ COPY directorybolt ./directorybolt
 COPY tasks ./tasks
 RUN pip install . \
  && directorybolt --help >/dev/null \
- && python -c "import playwright.sync_api, directorybolt.celery_app, directorybolt.api.app"
+ && python -c "import playwright.sync_api, directorybolt.queueing.celery_app, directorybolt.api.app"
 
 USER directorybolt
 WORKDIR /home/directorybolt

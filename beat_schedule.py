@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from directorybolt.config import Settings
+from directorybolt.core.settings import Settings
 
 #   name                   task                                    every (seconds)
 SCHEDULE: list[tuple[str, str, str]] = [

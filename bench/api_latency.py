@@ -122,7 +122,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def time_bare_delay(customer_id: str, rate: float, n: int) -> list[float]:
     """``dispatch.enqueue_job`` (``process_job.delay()``) at the same pace, in process."""
-    from directorybolt import db, dispatch, jobs
+    from directorybolt.lifecycle import jobs
+    from directorybolt.queueing import dispatch
+    from directorybolt.store import db
 
     with db.session() as s:
         job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
@@ -201,9 +203,10 @@ def main() -> None:
     os.environ["DIRECTORYBOLT_API_RATE_PER_IP"] = "1000000/minute"
     os.environ["DIRECTORYBOLT_API_RATE_PER_KEY"] = "1000000/hour"
 
-    from directorybolt import apikeys, migrations, seed
-    from directorybolt.config import reload_settings
-    from directorybolt.runtime import database_url, ensure_services
+    from directorybolt.cli import seed
+    from directorybolt.core.settings import reload_settings
+    from directorybolt.store import apikeys, migrations
+    from directorybolt.store.services import database_url, ensure_services
 
     embedded = reload_settings().embedded
     ensure_services()  # exports the embedded URLs, so the API subprocess uses the same servers

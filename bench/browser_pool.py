@@ -20,13 +20,13 @@ import statistics
 import time
 from pathlib import Path
 
-from directorybolt.browser.plans import Plan
-from directorybolt.browser.pool import BrowserPool
-from directorybolt.browser.runner import run_plan
-from directorybolt.config import get_settings
-from directorybolt.profiles import BusinessProfile
+from directorybolt.cli.seed import DEMO_PROFILE
+from directorybolt.core.plans import Plan
+from directorybolt.core.profiles import BusinessProfile
+from directorybolt.core.settings import get_settings
+from directorybolt.execution.browser.pool import BrowserPool
+from directorybolt.execution.browser.runner import run_plan
 from directorybolt.sandbox import SandboxServer, sandbox_directories
-from directorybolt.seed import DEMO_PROFILE
 
 
 def one(pool: BrowserPool, plan: Plan, profile: BusinessProfile) -> tuple[float, float]:

@@ -35,7 +35,7 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
 
 
 def worker_cmd() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "directorybolt.celery_app", "worker", "-c", "2",
+    return [sys.executable, "-m", "celery", "-A", "directorybolt.queueing.celery_app", "worker", "-c", "2",
             "-Q", "submissions.enterprise,submissions.pro,submissions.growth,submissions.starter,maintenance",
             "--without-gossip", "--without-mingle", "-l", "INFO"]
 
@@ -60,8 +60,10 @@ def stop(p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 def one_kill(customer: str, env: dict[str, str], logdir: Path, tag: str) -> dict[str, float]:
     from sqlalchemy import text
 
-    from directorybolt import db, dispatch, jobs
-    from directorybolt.reports import job_report
+    from directorybolt.lifecycle import jobs
+    from directorybolt.lifecycle.reports import job_report
+    from directorybolt.queueing import dispatch
+    from directorybolt.store import db
 
     log = logdir / f"{tag}-w1.log"
     w1 = start(worker_cmd(), env, log)
@@ -98,8 +100,8 @@ def one_kill(customer: str, env: dict[str, str], logdir: Path, tag: str) -> dict
 
 
 def run_mode(name: str, kills: int, extra_env: dict[str, str], with_beat: bool) -> list[dict[str, float]]:
-    from directorybolt import seed
-    from directorybolt.config import reload_settings
+    from directorybolt.cli import seed
+    from directorybolt.core.settings import reload_settings
 
     os.environ.update(extra_env)
     reload_settings()
@@ -133,10 +135,11 @@ def main() -> None:
     os.environ.setdefault("DIRECTORYBOLT_STATE_DIR", tempfile.mkdtemp(prefix="dbolt-bench-"))
     os.environ.update(DIRECTORYBOLT_BASE_PACING_MS="50", DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES="true")
 
-    from directorybolt import migrations, seed
-    from directorybolt.config import reload_settings
-    from directorybolt.runtime import database_url, ensure_services
+    from directorybolt.cli import seed
+    from directorybolt.core.settings import reload_settings
     from directorybolt.sandbox import SandboxServer
+    from directorybolt.store import migrations
+    from directorybolt.store.services import database_url, ensure_services
 
     reload_settings()
     ensure_services()

@@ -114,7 +114,7 @@ def watch_connections(soak: Soak, stop: threading.Event) -> None:
     """Peak backends connected to our database, whoever holds them."""
     import psycopg
 
-    from directorybolt.runtime import database_url
+    from directorybolt.store.services import database_url
 
     with psycopg.connect(database_url(), autocommit=True) as conn:
         while not stop.is_set():
@@ -127,14 +127,14 @@ def watch_connections(soak: Soak, stop: threading.Event) -> None:
 
 
 def start_workers(n: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
-    from directorybolt.celery_app import all_queues
+    from directorybolt.core.queues import all_queues
 
     queues = ",".join(q for q in all_queues() if q.startswith("submissions."))
     procs = []
     for i in range(n):
         log = open(log_dir / f"soak-worker{i}.log", "wb")  # noqa: SIM115 - lives as long as the worker
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "directorybolt.celery_app", "worker", "-c", "1", "--pool",
+            [sys.executable, "-m", "celery", "-A", "directorybolt.queueing.celery_app", "worker", "-c", "1", "--pool",
              "prefork", "-Q", queues, "-n", f"soak{i}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
              "-l", "INFO"],
             cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -165,7 +165,7 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 def finished_count(ids: list[uuid.UUID]) -> int:
     from sqlalchemy import text
 
-    from directorybolt import db
+    from directorybolt.store import db
 
     with db.session() as s:
         return int(s.execute(text("SELECT count(*) FROM jobs WHERE id = ANY(:ids) AND status = ANY(:t)"),
@@ -175,7 +175,7 @@ def finished_count(ids: list[uuid.UUID]) -> int:
 def job_figures(ids: list[uuid.UUID]) -> dict[str, Any]:
     from sqlalchemy import text
 
-    from directorybolt import db
+    from directorybolt.store import db
 
     with db.session() as s:
         rows = s.execute(text(
@@ -270,10 +270,13 @@ def main() -> None:
     os.environ.setdefault("DIRECTORYBOLT_RETRY_MAX_S", "10")
     sys.path.insert(0, str(ROOT))
 
-    from directorybolt import db, dispatch, jobs, migrations, seed
-    from directorybolt.config import get_settings, reload_settings
-    from directorybolt.runtime import database_url, ensure_services
+    from directorybolt.cli import seed
+    from directorybolt.core.settings import get_settings, reload_settings
+    from directorybolt.lifecycle import jobs
+    from directorybolt.queueing import dispatch
     from directorybolt.sandbox import SandboxServer
+    from directorybolt.store import db, migrations
+    from directorybolt.store.services import database_url, ensure_services
 
     reload_settings()
     ensure_services()

@@ -3,7 +3,7 @@ overhead per submission (everything but the browser work and the pacing wait).
 
 Throughput: real Celery worker processes (`-c 2`), real Chromium, real sandbox; jobs
 over the sandbox directories that succeed at once. Bookkeeping: the same library call
-the task makes (`submissions.submit`), timed in this process, minus the browser's part.
+the task makes (`submission.submit`), timed in this process, minus the browser's part.
 
     python bench/throughput.py [--jobs 6] [--bookkeeping 40]
 
@@ -30,12 +30,14 @@ FAST_DIRS = ["plain", "select", "catalogstyle", "nomap", "wizard"]
 
 def bookkeeping(submissions, db, jobs, customer: str, n: int) -> list[float]:
     """Median-friendly samples of Outcome.overhead_ms for n single-directory jobs."""
+    from directorybolt.recovery import liveness
+
     samples = []
     for i in range(n):
         with db.session() as s:
             j, _ = jobs.create_job(s, customer_id=customer, tier="pro", directories=["plain"])
             jobs.start_job(s, j.id)
-        out = submissions.submit(j.id, "plain")
+        out = submissions.submit(j.id, "plain", liveness.current())
         if i >= 3 and out.overhead_ms is not None:
             samples.append(out.overhead_ms)
     return samples
@@ -52,12 +54,16 @@ def main() -> None:
     os.environ["DIRECTORYBOLT_BASE_PACING_MS"] = "0"
     os.environ["DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES"] = "true"
 
-    from directorybolt import db, dispatch, jobs, migrations, seed, submissions
-    from directorybolt.browser.pool import close_pool
-    from directorybolt.config import reload_settings
-    from directorybolt.reports import job_report
-    from directorybolt.runtime import database_url, ensure_services
+    from directorybolt.cli import seed
+    from directorybolt.core.settings import reload_settings
+    from directorybolt.execution import submission as submissions
+    from directorybolt.execution.browser.pool import close_pool
+    from directorybolt.lifecycle import jobs
+    from directorybolt.lifecycle.reports import job_report
+    from directorybolt.queueing import dispatch
     from directorybolt.sandbox import SandboxServer
+    from directorybolt.store import db, migrations
+    from directorybolt.store.services import database_url, ensure_services
 
     reload_settings()
     ensure_services()
@@ -80,7 +86,7 @@ def main() -> None:
 
         env = dict(os.environ)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "directorybolt.celery_app", "worker", "-c", "2",
+            [sys.executable, "-m", "celery", "-A", "directorybolt.queueing.celery_app", "worker", "-c", "2",
              "-Q", "submissions.enterprise,submissions.pro,submissions.growth,submissions.starter",
              "--without-gossip", "--without-mingle", "-l", "WARNING"],
             cwd=ROOT, env=env, start_new_session=True)

@@ -6,6 +6,9 @@ from typing import Any
 
 from celery import Task
 
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import dlq
+
 
 class DeadLetteringTask(Task):
     """A failure that reaches ``on_failure`` has exhausted its retries or cannot be
@@ -15,8 +18,6 @@ class DeadLetteringTask(Task):
     reject_on_worker_lost = True
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from directorybolt import dlq
-
         dlq.dead_letter(
             dlq.Failure(
                 task_name=self.name,
@@ -27,5 +28,6 @@ class DeadLetteringTask(Task):
                 exc=exc,
                 traceback=str(einfo) if einfo else None,
                 attempts=self.request.retries + 1,
-            )
+            ),
+            HANDOFF,
         )

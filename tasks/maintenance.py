@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from directorybolt import alerts, heartbeats, retention, starvation
-from directorybolt.celery_app import app
+from directorybolt.ops import alerts, retention
+from directorybolt.queueing import starvation
+from directorybolt.queueing.celery_app import app
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import liveness, sweep
 
 
 @app.task(name="tasks.maintenance.sweep_stale_jobs", acks_late=True)
 def sweep_stale_jobs() -> dict[str, Any]:
-    return asdict(heartbeats.sweep_stale_jobs())
+    return asdict(sweep.sweep_stale_jobs(HANDOFF))
 
 
 @app.task(name="tasks.maintenance.check_dead_letters", acks_late=True)
@@ -26,7 +29,7 @@ def purge_history() -> dict[str, int]:
 
 @app.task(name="tasks.maintenance.prune_heartbeats", acks_late=True)
 def prune_heartbeats() -> int:
-    return heartbeats.prune_heartbeats()
+    return liveness.prune_heartbeats()
 
 
 @app.task(name="tasks.maintenance.promote_starved", acks_late=True)

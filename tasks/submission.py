@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from directorybolt import dispatch, jobs, submissions
-from directorybolt.celery_app import app
-from directorybolt.db import session
-from directorybolt.errors import NotFound, PermanentError, ValidationError
-from directorybolt.retries import INFRASTRUCTURE_ERRORS, RetryPolicy
+from directorybolt.core.queues import PROCESS_JOB, SUBMIT_DIRECTORY
+from directorybolt.core.retries import NEVER_RETRY, SERVICE_ERRORS, RetryPolicy
+from directorybolt.execution import submission
+from directorybolt.lifecycle import jobs
+from directorybolt.queueing import dispatch
+from directorybolt.queueing.celery_app import app
+from directorybolt.recovery import liveness
+from directorybolt.store.db import session
 from tasks.base import DeadLetteringTask
 
-#: Errors that are never retried (saleor's / dramatiq's ``throws``): they fail at once.
-PERMANENT = (PermanentError, ValidationError, NotFound)
 
-
-@app.task(bind=True, base=DeadLetteringTask, name="tasks.submission.process_job", throws=PERMANENT,
+@app.task(bind=True, base=DeadLetteringTask, name=PROCESS_JOB, throws=NEVER_RETRY,
           autoretry_for=(OSError,), max_retries=5, retry_backoff=True)
 def process_job(self: Any, job_id: str, *, tier_queue: str) -> dict[str, Any]:
     with session() as s:
@@ -24,14 +24,13 @@ def process_job(self: Any, job_id: str, *, tier_queue: str) -> dict[str, Any]:
     return {"job_id": str(started.job_id), "sent": sent, "redelivered": started.already_started}
 
 
-@app.task(bind=True, base=DeadLetteringTask, name="tasks.submission.submit_directory", throws=PERMANENT,
-          max_retries=None)
+@app.task(bind=True, base=DeadLetteringTask, name=SUBMIT_DIRECTORY, throws=NEVER_RETRY, max_retries=None)
 def submit_directory(self: Any, job_id: str, directory_id: str, *, tier_queue: str) -> dict[str, Any]:
     try:
-        outcome = submissions.submit(job_id, directory_id)
-    except submissions.RetryLater as later:
+        outcome = submission.submit(job_id, directory_id, liveness.current())
+    except submission.RetryLater as later:
         raise self.retry(countdown=later.delay_s, exc=later.cause, max_retries=None) from None
-    except INFRASTRUCTURE_ERRORS as exc:
+    except SERVICE_ERRORS as exc:
         policy = RetryPolicy.from_settings()
         if self.request.retries >= policy.max_retries + 2:
             raise

@@ -68,10 +68,10 @@ def services() -> Iterator[Services]:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{db_name}"')
         database_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
-        redis_db = secrets.randbelow(14) + 1
+        redis_db = _claim_redis_db(db_name)
         redis_url = f"redis://127.0.0.1:6379/{redis_db}"
     else:
-        from directorybolt.runtime import EmbeddedServices
+        from directorybolt.store.services import EmbeddedServices
 
         embedded = EmbeddedServices(state_dir / "embedded")
         database_url, redis_url = embedded.start()
@@ -83,15 +83,15 @@ def services() -> Iterator[Services]:
         "DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES": "true",
     }
     os.environ.update(env)
-    from directorybolt import migrations
-    from directorybolt.config import reload_settings
+    from directorybolt.core.settings import reload_settings
+    from directorybolt.store import migrations
 
     reload_settings()
     migrations.upgrade(database_url)
     redis_lib.Redis.from_url(redis_url).flushdb()
     yield Services(database_url, redis_url, state_dir, admin, db_name, embedded, env)
 
-    from directorybolt import db
+    from directorybolt.store import db
 
     db.dispose()
     if embedded is not None:
@@ -100,6 +100,40 @@ def services() -> Iterator[Services]:
         redis_lib.Redis.from_url(redis_url).flushdb()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        _release_redis_db(db_name)
+
+
+#: Redis databases 1..15 are shared by every test run on this machine; a run claims one
+#: in database 0 (SET NX with a TTL it keeps renewing) so two runs never flush each other's.
+_CLAIM_KEY = "dbolt-test-claim:{n}"
+_CLAIM_TTL_S = 120
+
+
+def _claim_redis_db(owner: str) -> int:
+    import threading
+
+    client = redis_lib.Redis(host="127.0.0.1", port=6379, db=0)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        for n in range(1, 16):
+            if client.set(_CLAIM_KEY.format(n=n), owner, nx=True, ex=_CLAIM_TTL_S):
+
+                def renew(n: int = n) -> None:
+                    while client.get(_CLAIM_KEY.format(n=n)) == owner.encode():
+                        client.expire(_CLAIM_KEY.format(n=n), _CLAIM_TTL_S)
+                        time.sleep(_CLAIM_TTL_S / 4)
+
+                threading.Thread(target=renew, name="redis-db-claim", daemon=True).start()
+                return n
+        time.sleep(2)
+    raise RuntimeError("no free Redis database 1..15 for this test run")
+
+
+def _release_redis_db(owner: str) -> None:
+    client = redis_lib.Redis(host="127.0.0.1", port=6379, db=0)
+    for n in range(1, 16):
+        if client.get(_CLAIM_KEY.format(n=n)) == owner.encode():
+            client.delete(_CLAIM_KEY.format(n=n))
 
 
 @pytest.fixture
@@ -107,7 +141,7 @@ def clean(services: Services) -> Services:
     """Empty tables and broker before a test, so tests cannot see each other's rows."""
     from sqlalchemy import text
 
-    from directorybolt import db
+    from directorybolt.store import db
 
     with db.session() as s:
         s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
@@ -127,7 +161,7 @@ def flush_keeping_bindings(url: str) -> None:
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Set DIRECTORYBOLT_* variables for this test (and the processes it starts)."""
-    from directorybolt.config import reload_settings
+    from directorybolt.core.settings import reload_settings
 
     def apply(**values: Any) -> Any:
         for k, v in values.items():
@@ -147,7 +181,7 @@ class WorkerProcess:
     ) -> None:
         self.log = log
         cmd = [
-            sys.executable, "-m", "celery", "-A", "directorybolt.celery_app", "worker",
+            sys.executable, "-m", "celery", "-A", "directorybolt.queueing.celery_app", "worker",
             "-Q", ",".join(queues), "-c", str(concurrency), "--pool", "prefork",
             "-n", f"test-{secrets.token_hex(3)}@%h", "--without-gossip", "--without-mingle", "-l", "INFO",
             *(extra or []),
@@ -195,7 +229,7 @@ def start_worker(services: Services, tmp_path: Path) -> Iterator[Callable[..., W
     def start(
         queues: list[str] | None = None, concurrency: int = 1, wait: bool = True, extra: list[str] | None = None
     ) -> WorkerProcess:
-        from directorybolt.celery_app import all_queues
+        from directorybolt.core.queues import all_queues
 
         env = dict(os.environ)
         log = tmp_path / f"worker{len(started)}.log"
@@ -323,7 +357,7 @@ def _answers(client: redis_lib.Redis) -> bool:
 def private_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateRedis]:
     """Workers and CLI processes started after this fixture use the private Redis; this
     process keeps the session's (its Celery config is resolved before the switch)."""
-    from directorybolt.celery_app import app
+    from directorybolt.queueing.celery_app import app
 
     app.conf.broker_url  # noqa: B018 - resolving the lazy config is the point
     r = PrivateRedis(tmp_path)

@@ -24,13 +24,10 @@ API_PREFIX = "/api"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from directorybolt import db
-    from directorybolt.observability import init_sentry
+    from directorybolt.ops.sentry import init_sentry
+    from directorybolt.store import db
 
     init_sentry("api")
-    # Import the task modules now rather than inside the first POST (no connection is made).
-    import tasks.submission  # noqa: F401
-
     yield
     db.dispose()
 

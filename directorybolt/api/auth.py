@@ -12,11 +12,11 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from directorybolt import apikeys
 from directorybolt.api import ratelimit
 from directorybolt.api.errors import ApiError
-from directorybolt.apikeys import KeyInfo
-from directorybolt.config import get_settings
+from directorybolt.core.settings import get_settings
+from directorybolt.store import apikeys
+from directorybolt.store.apikeys import KeyInfo
 
 ROLE_RANK = {"producer": 0, "staff": 1}
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -21,7 +21,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from directorybolt.errors import ConfigurationError, ConflictError, DirectoryBoltError, NotFound, ValidationError
+from directorybolt.core.errors import (
+    ConfigurationError,
+    ConflictError,
+    DirectoryBoltError,
+    NotFound,
+    ServiceUnavailable,
+    ValidationError,
+)
+from directorybolt.core.retries import SERVICE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ _LIBRARY_STATUS: dict[type[DirectoryBoltError], int] = {
     NotFound: 404,
     ConflictError: 409,
     ConfigurationError: 503,
+    ServiceUnavailable: 503,
 }
 
 
@@ -79,18 +88,6 @@ async def send_error(send: Send, status: int, message: str, headers: Mapping[str
 
 def request_id(scope: Scope) -> str:
     return str(scope.get("state", {}).get("request_id", ""))
-
-
-def service_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean PostgreSQL or Redis did not answer."""
-    import kombu.exceptions
-    import redis.exceptions
-    import sqlalchemy.exc
-
-    return (
-        sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
-        redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError,
-    )
 
 
 def readable_validation(errors: list[Any]) -> list[dict[str, str]]:
@@ -150,7 +147,7 @@ def _internal(scope: Scope, exc: BaseException) -> JSONResponse:
 
 
 def _report(exc: BaseException) -> None:
-    from directorybolt.observability import init_sentry
+    from directorybolt.ops.sentry import init_sentry
 
     if init_sentry("api"):
         import sentry_sdk
@@ -163,7 +160,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DirectoryBoltError, _library_error)
-    for cls in service_errors():
+    for cls in SERVICE_ERRORS:
         app.add_exception_handler(cls, _service_down)
 
 

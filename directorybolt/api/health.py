@@ -22,17 +22,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from directorybolt import db
-from directorybolt.celery_app import all_queues
-from directorybolt.config import get_settings
+from directorybolt.core.queues import all_queues
+from directorybolt.core.settings import get_settings
+from directorybolt.queueing import redis_layout
+from directorybolt.store import db
 
 T = TypeVar("T")
 
 router = APIRouter(prefix="/api", tags=["monitoring"])
-
-#: kombu keeps a priority level other than 0 in a list named ``queue + SEP + level``.
-KOMBU_PRIORITY_SEP = "\x06\x16"
-KOMBU_PRIORITY_LEVELS = (3, 6, 9)
 
 _FIGURES_SQL = text(
     """
@@ -45,15 +42,7 @@ _FIGURES_SQL = text(
 
 def queue_depths(client: Any) -> dict[str, int]:
     """Messages waiting per configured queue (every priority level), one round trip."""
-    queues = all_queues()
-    pipe = client.pipeline(transaction=False)
-    for q in queues:
-        pipe.llen(q)
-        for level in KOMBU_PRIORITY_LEVELS:
-            pipe.llen(f"{q}{KOMBU_PRIORITY_SEP}{level}")
-    counts = pipe.execute()
-    per = 1 + len(KOMBU_PRIORITY_LEVELS)
-    return {q: int(sum(counts[i * per:(i + 1) * per])) for i, q in enumerate(queues)}
+    return redis_layout.queue_depths(client, all_queues())
 
 
 def probe_redis_client() -> Any:
@@ -61,7 +50,7 @@ def probe_redis_client() -> Any:
     client waits longer, which suits work but not a health check)."""
     import redis
 
-    from directorybolt.runtime import redis_url
+    from directorybolt.store.services import redis_url
 
     t = get_settings().health_timeout_s
     return redis.Redis.from_url(redis_url(), socket_timeout=t, socket_connect_timeout=t)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from directorybolt.api.errors import send_error
-from directorybolt.config import get_settings
+from directorybolt.core.settings import get_settings
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

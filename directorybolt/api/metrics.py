@@ -35,9 +35,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from directorybolt import db
-from directorybolt.config import get_settings
-from directorybolt.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
+from directorybolt.core.settings import get_settings
+from directorybolt.store import db
+from directorybolt.store.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
 
 log = logging.getLogger(__name__)
 

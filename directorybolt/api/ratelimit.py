@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from starlette.types import Scope
 
 from directorybolt.api.errors import ApiError
-from directorybolt.config import get_settings
+from directorybolt.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def limiter() -> Limiter:
     if _limiter is None:
         with _lock:
             if _limiter is None:
-                from directorybolt.runtime import redis_url
+                from directorybolt.store.services import redis_url
 
                 _limiter = Limiter(redis_url(), get_settings().health_timeout_s)
     return _limiter

@@ -12,11 +12,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from directorybolt import db, dlq
 from directorybolt.api.auth import require
 from directorybolt.api.errors import ERRORS
-from directorybolt.config import get_settings
-from directorybolt.models import WorkerHeartbeat
+from directorybolt.core.settings import get_settings
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import dlq
+from directorybolt.store import db
+from directorybolt.store.models import WorkerHeartbeat
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require("staff"))], responses=ERRORS)
 
@@ -82,13 +84,13 @@ def show_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
              responses=_NOT_FOUND | {409: {"description": "entry is not open"}})
 def replay_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
     """Re-queue to the original tier queue with a fresh retry budget."""
-    return dlq.as_dict(dlq.replay(entry_id))
+    return dlq.as_dict(dlq.replay(entry_id, HANDOFF))
 
 
 @router.delete("/dlq/{entry_id}", response_model=DeadLetterView, responses=_NOT_FOUND)
 def purge_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
     """Drop the entry without replaying it (kept as ``purged`` until retention)."""
-    dlq.purge(entry_id)
+    dlq.purge(entry_id, HANDOFF)
     return dlq.as_dict(dlq.get(entry_id))
 
 

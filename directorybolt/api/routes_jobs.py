@@ -1,14 +1,12 @@
 """Producer routes: submit a job, read a job, read a customer's queue.
 
-A job is committed before it is handed to Celery, so a worker never receives the id
-of a row it cannot see yet. When the broker then refuses the message the job is
-cancelled and its idempotency key released, so the producer's retry (503, with
-``Retry-After``) creates it afresh instead of finding a job nobody will run.
+Submitting goes through :func:`directorybolt.queueing.intake.accept`, the one path
+the CLI and the demo use too; a broker that refuses the job is a 503 with
+``Retry-After`` and nothing kept.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,20 +14,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
-from directorybolt import db, dispatch, jobs
 from directorybolt.api.auth import require
-from directorybolt.api.errors import ERRORS, SERVICE_RETRY_AFTER_S, ApiError, service_errors
-from directorybolt.apikeys import KeyInfo
-from directorybolt.config import canonical_tier
-from directorybolt.errors import NotFound
-from directorybolt.models import JOB_STATUSES, Customer, Job
-from directorybolt.profiles import BusinessProfile
-from directorybolt.reports import job_report
-
-log = logging.getLogger(__name__)
+from directorybolt.api.errors import ERRORS
+from directorybolt.core.errors import NotFound
+from directorybolt.core.profiles import BusinessProfile
+from directorybolt.lifecycle.reports import job_report
+from directorybolt.queueing import intake
+from directorybolt.store import db
+from directorybolt.store.apikeys import KeyInfo
+from directorybolt.store.models import JOB_STATUSES, Customer, Job
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 
@@ -160,49 +155,15 @@ def submit_job(
 ) -> JSONResponse:
     """Create a job and queue it with ``.delay()``. 202 when created; 200 with the
     same job when ``Idempotency-Key`` was seen before (keys are scoped to the API key)."""
-    scoped = f"{key.prefix}:{idempotency_key}" if idempotency_key else None
-    try:
-        with db.session() as s:
-            existing = _existing(s, scoped, body)
-            if existing is not None:
-                return _answer(existing.id, existing.status, existing.queue, replayed=True)
-            customer_id = body.customer_id
-            if customer_id is None:
-                customer_id = jobs.create_customer(s, body.customer.model_dump(exclude_none=True)).id  # type: ignore[union-attr]
-            job, _ = jobs.create_job(
-                s, customer_id=customer_id, tier=body.tier, fast_track=body.fast_track,
-                directories=body.directories, idempotency_key=scoped,
-            )
-            job_id, status, queue = job.id, job.status, job.queue
-    except IntegrityError:
-        if scoped is None:
-            raise
-        with db.session() as s:  # a concurrent request with the same key won the insert
-            existing = _existing(s, scoped, body)
-        if existing is None:
-            raise
-        return _answer(existing.id, existing.status, existing.queue, replayed=True)
-    try:
-        dispatch.enqueue_job(job_id, queue)
-    except service_errors() as exc:
-        _withdraw(job_id, exc)
-        raise ApiError(503, "the broker did not accept the job; nothing was queued, retry shortly",
-                       {"Retry-After": str(SERVICE_RETRY_AFTER_S)}) from None
-    return _answer(job_id, status, queue, replayed=False)
-
-
-def _existing(session: Any, scoped: str | None, body: JobRequest) -> Job | None:
-    if scoped is None:
-        return None
-    job = session.scalar(select(Job).where(Job.idempotency_key == scoped))
-    if job is None:
-        return None
-    same = job.tier == canonical_tier(body.tier) and job.fast_track == body.fast_track and (
-        body.customer_id is None or job.customer_id == body.customer_id
-    )
-    if not same:
-        raise ApiError(409, "this Idempotency-Key was already used for a different request; use a new key")
-    return job
+    accepted = intake.accept(intake.Order(
+        tier=body.tier,
+        customer_id=body.customer_id,
+        customer=body.customer.model_dump(exclude_none=True) if body.customer is not None else None,  # type: ignore[union-attr]
+        fast_track=body.fast_track,
+        directories=body.directories,
+        idempotency_key=f"{key.prefix}:{idempotency_key}" if idempotency_key else None,
+    ))
+    return _answer(accepted.job_id, accepted.status, accepted.queue, replayed=accepted.replayed)
 
 
 def _answer(job_id: uuid.UUID, status: str, queue: str, *, replayed: bool) -> JSONResponse:
@@ -214,15 +175,6 @@ def _answer(job_id: uuid.UUID, status: str, queue: str, *, replayed: bool) -> JS
         headers["Idempotent-Replayed"] = "true"
     body = {"job_id": str(job_id), "status": status, "queue": queue}
     return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
-
-
-def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
-    """Cancel a job the broker refused and free its idempotency key for the retry."""
-    log.warning("job %s not queued, cancelling it: %s", job_id, cause)
-    with db.session() as s:
-        jobs.cancel(s, job_id)
-        s.execute(update(Job).where(Job.id == job_id).values(
-            idempotency_key=None, status_note="not queued: the broker was unavailable"))
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, responses=ERRORS | {404: {"description": "no such job"}})

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
 from directorybolt.catalog.schema import FORM_FIELDS, CatalogEntry
-from directorybolt.errors import ValidationError
+from directorybolt.core.errors import ValidationError
+from directorybolt.core.plans import BUSINESS_FIELDS, Plan
 
 _CAMEL = {ours: theirs for theirs, ours in FORM_FIELDS.items()}
 

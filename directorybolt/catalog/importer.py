@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select, text
 
-from directorybolt import db
 from directorybolt.catalog.compiler import Compiled, compile_entry
 from directorybolt.catalog.schema import CatalogEntry, CatalogFile, entry_errors
-from directorybolt.errors import NotFound, ValidationError
-from directorybolt.models import Directory
+from directorybolt.core.errors import NotFound, ValidationError
+from directorybolt.store import db
+from directorybolt.store.models import Directory
 
 #: Serialises concurrent imports (the second waits), so two operators cannot interleave upserts.
 _IMPORT_LOCK_KEY = 0x0DB0_CA7A

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from directorybolt.errors import DirectoryBoltError
+from directorybolt.core.errors import DirectoryBoltError
+from directorybolt.core.retries import SERVICE_ERRORS
 
 
 class _Group(click.Group):
@@ -20,15 +21,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except DirectoryBoltError as exc:
             raise click.ClickException(str(exc)) from None
-        except _service_errors() as exc:
+        except SERVICE_ERRORS as exc:
             raise click.ClickException(f"cannot reach a service: {_first_line(exc)}") from None
-
-
-def _service_errors() -> tuple[type[BaseException], ...]:
-    import redis.exceptions
-    import sqlalchemy.exc
-
-    return (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, redis.exceptions.ConnectionError)
 
 
 def _first_line(exc: BaseException) -> str:

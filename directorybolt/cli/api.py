@@ -23,7 +23,7 @@ def api(host: str, port: int, workers: int, limit_concurrency: int, timeout_keep
     """Serve the HTTP API under /api (schema at /api/openapi.json)."""
     import uvicorn
 
-    from directorybolt.runtime import ensure_services
+    from directorybolt.store.services import ensure_services
 
     # Exports the embedded services' URLs (when none are configured) so every uvicorn
     # worker process finds the same servers.
@@ -57,7 +57,7 @@ def api(host: str, port: int, workers: int, limit_concurrency: int, timeout_keep
 def _prepare_multiprocess_metrics() -> None:
     """Several uvicorn workers share request metrics through prometheus-client's
     multiprocess files; the directory must exist and start empty on every start."""
-    from directorybolt.config import get_settings
+    from directorybolt.core.settings import get_settings
 
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(get_settings().state_dir / "prometheus-api")
     os.makedirs(directory, exist_ok=True)
@@ -78,7 +78,7 @@ def apikey() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def create(name: str, staff: bool, as_json: bool) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    from directorybolt import apikeys
+    from directorybolt.store import apikeys
 
     services()
     info, key = apikeys.create(name, "staff" if staff else "producer")
@@ -95,7 +95,7 @@ def create(name: str, staff: bool, as_json: bool) -> None:
 @click.argument("prefix_or_id")
 def revoke(prefix_or_id: str) -> None:
     """Revoke a key by its prefix (dbk_xxxxxxxx) or numeric id; effective at once."""
-    from directorybolt import apikeys
+    from directorybolt.store import apikeys
 
     services()
     info = apikeys.revoke(prefix_or_id)
@@ -106,7 +106,7 @@ def revoke(prefix_or_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
     """Every key with its role, last use and revocation (never the key itself)."""
-    from directorybolt import apikeys
+    from directorybolt.store import apikeys
 
     services()
     keys = apikeys.list_keys()

@@ -9,7 +9,7 @@ import click
 
 
 def _ready() -> None:
-    from directorybolt.runtime import ensure_services
+    from directorybolt.store.services import ensure_services
 
     ensure_services()
 

@@ -19,7 +19,7 @@ def dlq() -> None:
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_(state: str, limit: int, as_json: bool) -> None:
-    from directorybolt import dlq as dead
+    from directorybolt.recovery import dlq as dead
 
     services()
     entries = [dead.as_dict(e) for e in dead.list_entries(state=None if state == "all" else state, limit=limit)]
@@ -40,7 +40,7 @@ def list_(state: str, limit: int, as_json: bool) -> None:
 @click.argument("entry_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 def show(entry_id: int, as_json: bool) -> None:
-    from directorybolt import dlq as dead
+    from directorybolt.recovery import dlq as dead
 
     services()
     entry = dead.as_dict(dead.get(entry_id), full=True)
@@ -59,16 +59,17 @@ def show(entry_id: int, as_json: bool) -> None:
 @click.option("--task", default=None, help="With --all: only entries of this task name.")
 def replay(entry_id: int | None, all_: bool, task: str | None) -> None:
     """Re-queue to the original tier queue with a fresh retry budget."""
-    from directorybolt import dlq as dead
+    from directorybolt.queueing.dispatch import HANDOFF
+    from directorybolt.recovery import dlq as dead
 
     if (entry_id is None) == (not all_):
         raise click.UsageError("give one entry ID or --all")
     services()
     if all_:
-        done = dead.replay_all(task=task)
+        done = dead.replay_all(HANDOFF, task=task)
         click.echo(f"replayed {len(done)} entries")
         return
-    dead.replay(entry_id)  # type: ignore[arg-type]
+    dead.replay(entry_id, HANDOFF)  # type: ignore[arg-type]
     click.echo(f"replayed {entry_id}")
 
 
@@ -77,15 +78,16 @@ def replay(entry_id: int | None, all_: bool, task: str | None) -> None:
 @click.option("--older-than", "older_than", type=float, default=None, metavar="DAYS")
 def purge(entry_id: int | None, older_than: float | None) -> None:
     """Drop an entry (or all open entries older than DAYS) without replaying it."""
-    from directorybolt import dlq as dead
+    from directorybolt.queueing.dispatch import HANDOFF
+    from directorybolt.recovery import dlq as dead
 
     if (entry_id is None) == (older_than is None):
         raise click.UsageError("give one entry ID or --older-than DAYS")
     services()
     if older_than is not None:
-        click.echo(f"purged {dead.purge_older_than(older_than)} entries")
+        click.echo(f"purged {dead.purge_older_than(older_than, HANDOFF)} entries")
         return
-    dead.purge(entry_id)  # type: ignore[arg-type]
+    dead.purge(entry_id, HANDOFF)  # type: ignore[arg-type]
     click.echo(f"purged {entry_id}")
 
 

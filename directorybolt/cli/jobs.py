@@ -14,8 +14,8 @@ from directorybolt.cli.stack import services
 @click.option("--customer/--no-customer", default=True, help="Also create the demo customer.")
 def seed(sandbox_url: str, customer: bool) -> None:
     """Load the sandbox directory catalog (and a demo customer)."""
-    from directorybolt import seed as seeding
-    from directorybolt.profiles import check_public_url
+    from directorybolt.cli import seed as seeding
+    from directorybolt.core.profiles import check_public_url
 
     try:
         check_public_url(sandbox_url, allow_private=True)
@@ -35,17 +35,14 @@ def seed(sandbox_url: str, customer: bool) -> None:
 @click.option("--directories", default=None, help="Comma-separated directory ids (default: the package).")
 def enqueue(customer_id: str, tier: str, fast_track: bool, directories: str | None) -> None:
     """Create a job and send it to the workers with .delay(); prints the job id."""
-    from directorybolt import db, dispatch, jobs
+    from directorybolt.queueing import intake
 
     services()
-    with db.session() as s:
-        job, _ = jobs.create_job(
-            s, customer_id=customer_id, tier=tier, fast_track=fast_track,
-            directories=directories.split(",") if directories else None,
-        )
-        job_id, queue = job.id, job.queue
-    dispatch.enqueue_job(job_id, queue)
-    click.echo(str(job_id))
+    accepted = intake.accept(intake.Order(
+        tier=tier, customer_id=customer_id, fast_track=fast_track,
+        directories=directories.split(",") if directories else None,
+    ))
+    click.echo(str(accepted.job_id))
 
 
 @click.command()
@@ -53,7 +50,7 @@ def enqueue(customer_id: str, tier: str, fast_track: bool, directories: str | No
 @click.option("--json", "as_json", is_flag=True)
 def status(job_id: str, as_json: bool) -> None:
     """Show a job's counters and per-directory results."""
-    from directorybolt.reports import job_report
+    from directorybolt.lifecycle.reports import job_report
 
     services()
     report = job_report(job_id)
@@ -62,7 +59,7 @@ def status(job_id: str, as_json: bool) -> None:
         return
     from rich.console import Console
 
-    from directorybolt.demo import results_table
+    from directorybolt.cli.demo import results_table
 
     c = report["counts"]
     click.echo(
@@ -78,10 +75,11 @@ def status(job_id: str, as_json: bool) -> None:
 @click.command()
 def sweep() -> None:
     """Run the stale-job sweep once, now."""
-    from directorybolt import heartbeats
+    from directorybolt.queueing.dispatch import HANDOFF
+    from directorybolt.recovery.sweep import sweep_stale_jobs
 
     services()
-    report = heartbeats.sweep_stale_jobs()
+    report = sweep_stale_jobs(HANDOFF)
     click.echo(json.dumps(
         {"requeued": report.requeued, "interrupted": report.interrupted,
          "dead_lettered": report.dead_lettered, "dead_workers": report.dead_workers}, indent=2))
@@ -93,7 +91,7 @@ def sweep() -> None:
 @click.option("--concurrency", default=2, show_default=True)
 def demo(tier: str, timeout: int, concurrency: int) -> None:
     """The main job: stack + sandbox + one job through real Chromium, with a report."""
-    from directorybolt.demo import run_demo
+    from directorybolt.cli.demo import run_demo
 
     raise SystemExit(run_demo(tier=tier, timeout_s=timeout, concurrency=concurrency))
 

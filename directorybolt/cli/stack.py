@@ -13,15 +13,15 @@ from pathlib import Path
 
 import click
 
-from directorybolt.config import canonical_tier, get_settings
+from directorybolt.core.settings import canonical_tier, get_settings
 
 
 def services() -> None:
     """Resolve the services (embedded when nothing is configured) and check they answer."""
     from sqlalchemy import text
 
-    from directorybolt import db
-    from directorybolt.runtime import ensure_services, redis_client
+    from directorybolt.store import db
+    from directorybolt.store.services import ensure_services, redis_client
 
     ensure_services()
     with db.session() as s:
@@ -30,8 +30,8 @@ def services() -> None:
 
 
 def migrate_head() -> None:
-    from directorybolt import migrations
-    from directorybolt.runtime import database_url
+    from directorybolt.store import migrations
+    from directorybolt.store.services import database_url
 
     services()
     migrations.upgrade(database_url())
@@ -41,8 +41,8 @@ def migrate_head() -> None:
 @click.option("--downgrade", "downgrade_to", default=None, metavar="REV", help="Downgrade to REV (e.g. base).")
 def migrate(downgrade_to: str | None) -> None:
     """Upgrade the database schema to the latest revision."""
-    from directorybolt import migrations
-    from directorybolt.runtime import database_url
+    from directorybolt.store import migrations
+    from directorybolt.store.services import database_url
 
     services()
     if downgrade_to:
@@ -54,7 +54,7 @@ def migrate(downgrade_to: str | None) -> None:
 
 
 def worker_queues(tiers: str, maintenance: bool) -> list[str]:
-    from directorybolt.celery_app import MAINTENANCE_QUEUE, tier_queue
+    from directorybolt.core.queues import MAINTENANCE_QUEUE, tier_queue
 
     s = get_settings()
     wanted = s.tiers_by_priority() if tiers == "all" else [canonical_tier(t) for t in tiers.split(",") if t.strip()]
@@ -80,7 +80,7 @@ def worker_argv(queues: list[str], concurrency: int, autoscale: str | None, name
 @click.option("-n", "--name", default=None, help="Celery node name.")
 def worker(tiers: str, maintenance: bool, concurrency: int, autoscale: str | None, name: str | None) -> None:
     """Run a Celery worker consuming the chosen tier queues in priority order."""
-    from directorybolt.celery_app import app
+    from directorybolt.queueing.celery_app import app
 
     services()
     app.worker_main(worker_argv(worker_queues(tiers, maintenance), concurrency, autoscale, name))
@@ -89,8 +89,8 @@ def worker(tiers: str, maintenance: bool, concurrency: int, autoscale: str | Non
 @click.command()
 def beat() -> None:
     """Run Celery Beat (one per cluster: a second one waits on the Redis lock)."""
-    from directorybolt.beatlock import hold_beat_lock
-    from directorybolt.celery_app import app
+    from directorybolt.queueing.beatlock import hold_beat_lock
+    from directorybolt.queueing.celery_app import app
 
     services()
     schedule = get_settings().state_dir / "celerybeat-schedule"
@@ -162,7 +162,7 @@ def sandbox(host: str, port: int) -> None:
 @click.option("--insecure-local-only", is_flag=True, help="No auth, bound to 127.0.0.1 only.")
 def flower(port: int, address: str, basic_auth: str | None, insecure_local_only: bool) -> None:
     """Run Flower for this app; refuses to start without credentials."""
-    from directorybolt.celery_app import app
+    from directorybolt.queueing.celery_app import app
 
     if not basic_auth and not insecure_local_only:
         raise click.UsageError(

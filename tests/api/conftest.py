@@ -112,19 +112,19 @@ class Keys:
 
 @pytest.fixture
 def keys(clean: Services) -> Keys:
-    from directorybolt import apikeys
+    from directorybolt.store import apikeys
 
     return Keys(producer=apikeys.create("test producer")[1], staff=apikeys.create("test staff", "staff")[1])
 
 
 @pytest.fixture
 def customer_id(clean: Services) -> str:
-    from directorybolt import seed
+    from directorybolt.cli import seed
 
     return seed.customer()
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
-    from directorybolt import seed
+    from directorybolt.cli import seed
 
     return {**seed.DEMO_PROFILE, **overrides}

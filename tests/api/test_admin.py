@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from directorybolt import db, dlq, jobs, seed
-from directorybolt.dlq import Failure
-from directorybolt.models import JobResult, WorkerHeartbeat
-from directorybolt.runtime import redis_client
+from directorybolt.cli import seed
+from directorybolt.lifecycle import jobs, results
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import dlq
+from directorybolt.recovery.dlq import Failure
+from directorybolt.store import db
+from directorybolt.store.models import JobResult, WorkerHeartbeat
+from directorybolt.store.services import redis_client
 from tests.api.conftest import Keys
 from tests.api.test_jobs import DIRECTORIES
 
@@ -41,11 +45,11 @@ def _failed_submission(customer_id: str) -> tuple[str, int]:
         jobs.start_job(s, job.id)
         s.query(JobResult).filter(JobResult.job_id == job.id).update(
             {"status": "failed", "error_category": "http_5xx", "attempts": 4})
-        jobs.finalize(s, job.id)
+        results.finalize(s, job.id)
         job_id = str(job.id)
     dl_id = dlq.dead_letter(Failure("tasks.submission.submit_directory", "task-1", [job_id, "alpha"],
                                     {"tier_queue": "submissions.growth"}, "submissions.growth",
-                                    RuntimeError("site kept failing"), None, 4))
+                                    RuntimeError("site kept failing"), None, 4), HANDOFF)
     return job_id, dl_id
 
 

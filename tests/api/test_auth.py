@@ -7,9 +7,9 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from directorybolt import apikeys, db
 from directorybolt.cli import main
-from directorybolt.models import ApiKey
+from directorybolt.store import apikeys, db
+from directorybolt.store.models import ApiKey
 from tests.api.conftest import Keys
 
 

@@ -9,10 +9,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from directorybolt import db, dlq, jobs, seed
-from directorybolt.celery_app import all_queues
-from directorybolt.dlq import Failure
-from directorybolt.models import Job, JobResult, WorkerHeartbeat
+from directorybolt.cli import seed
+from directorybolt.core.queues import all_queues
+from directorybolt.lifecycle import jobs, results
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import dlq
+from directorybolt.recovery.dlq import Failure
+from directorybolt.store import db
+from directorybolt.store.models import Job, JobResult, WorkerHeartbeat
 from tests.api.conftest import Keys, free_port
 from tests.api.test_jobs import DIRECTORIES
 
@@ -120,14 +124,14 @@ def test_metrics_names_and_values(api, keys, customer_id):
         s.execute(update(JobResult).where(JobResult.directory_id == "alpha").values(status="submitted"))
         s.execute(update(JobResult).where(JobResult.directory_id == "beta").values(
             status="needs_review", error_category="captcha"))
-        jobs.finalize(s, job.id)
+        results.finalize(s, job.id)
         s.execute(update(Job).where(Job.id == job.id).values(
             started_at=datetime.now(UTC) - timedelta(seconds=40), finished_at=datetime.now(UTC)))
         pending, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
         s.add(WorkerHeartbeat(worker_id="w@h:1", hostname="h", pid=1))
         job_id = job.id
     dlq.dead_letter(Failure("tasks.submission.submit_directory", "t1", [str(job_id), "beta"], {"tier_queue": "x"},
-                            "submissions.pro", RuntimeError("boom"), None, 4))
+                            "submissions.pro", RuntimeError("boom"), None, 4), HANDOFF)
     with api.client() as c:
         c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.producer))
         c.get("/api/jobs/" + "x" * 3000)

@@ -6,9 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select, update
 
-from directorybolt import apikeys, db, jobs, seed
-from directorybolt.models import Customer, Job, JobResult
-from directorybolt.runtime import redis_client
+from directorybolt.cli import seed
+from directorybolt.lifecycle import jobs, results
+from directorybolt.store import apikeys, db
+from directorybolt.store.models import Customer, Job, JobResult
+from directorybolt.store.services import redis_client
 from tests.api.conftest import Keys, free_port, profile
 
 DIRECTORIES = [
@@ -106,7 +108,7 @@ def test_get_job_reports_results_without_server_paths(api, keys, customer_id):
             status="submitted", screenshot_path="/var/lib/directorybolt/shots/alpha.png", duration_ms=812))
         s.execute(update(JobResult).where(JobResult.directory_id == "beta").values(
             status="failed", error_category="selector_missing", error_message="#n not found"))
-        jobs.finalize(s, job.id)
+        results.finalize(s, job.id)
         job_id = str(job.id)
     with api.client() as c:
         producer = c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.producer))
@@ -115,9 +117,9 @@ def test_get_job_reports_results_without_server_paths(api, keys, customer_id):
     body = producer.json()
     assert body["status"] == "partial"
     assert body["counts"] == {"total": 2, "submitted": 1, "failed": 1, "needs_review": 0, "skipped": 0, "done": 2}
-    results = {r["directory"]: r for r in body["results"]}
-    assert results["alpha"]["screenshot_available"] is True and results["beta"]["screenshot_available"] is False
-    assert results["beta"]["error_category"] == "selector_missing" and results["beta"]["error_message"] is None
+    rows = {r["directory"]: r for r in body["results"]}
+    assert rows["alpha"]["screenshot_available"] is True and rows["beta"]["screenshot_available"] is False
+    assert rows["beta"]["error_category"] == "selector_missing" and rows["beta"]["error_message"] is None
     assert "/var/lib" not in producer.text and "screenshot_path" not in producer.text
     assert {r["directory"]: r for r in staff.json()["results"]}["beta"]["error_message"] == "#n not found"
 
@@ -136,7 +138,7 @@ def test_customer_queue_for_staff(api, keys, customer_id):
         done, _ = jobs.create_job(s, customer_id=customer_id, tier="pro", directories=["alpha", "beta"])
         jobs.start_job(s, done.id)
         s.execute(update(JobResult).where(JobResult.directory_id == "alpha").values(status="submitted"))
-        jobs.finalize(s, done.id)
+        results.finalize(s, done.id)
         waiting, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
     with api.client() as c:
         r = c.get(f"/api/queue/{customer_id}", headers=Keys.bearer(keys.staff))

@@ -7,8 +7,8 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from directorybolt import db
-from directorybolt.models import Customer, Job
+from directorybolt.store import db
+from directorybolt.store.models import Customer, Job
 from tests.api.conftest import Keys, profile
 
 ELEVEN_MB = 11 * 1024 * 1024

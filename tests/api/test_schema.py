@@ -10,7 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from directorybolt import apikeys, seed
+from directorybolt.cli import seed
+from directorybolt.store import apikeys
 from tests.api.conftest import ApiServer
 
 pytestmark = pytest.mark.slow

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from directorybolt.browser.plans import Plan
-from directorybolt.browser.runner import run_plan
 from directorybolt.catalog.compiler import compile_plan
 from directorybolt.catalog.schema import CatalogEntry
-from directorybolt.profiles import BusinessProfile
+from directorybolt.core.plans import Plan
+from directorybolt.core.profiles import BusinessProfile
+from directorybolt.execution.browser.runner import run_plan
 from tests.catalog import real_catalog
 from tests.conftest import CI
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
 from directorybolt.catalog.compiler import (
     CompileError,
     Untranslatable,
@@ -19,6 +18,7 @@ from directorybolt.catalog.compiler import (
     translate_selector,
 )
 from directorybolt.catalog.schema import CatalogEntry
+from directorybolt.core.plans import BUSINESS_FIELDS, Plan
 from tests.catalog import real_catalog
 
 CONTAINS = re.compile(r":contains\(")

@@ -12,15 +12,15 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from directorybolt import db
-from directorybolt.browser.plans import Plan
 from directorybolt.catalog import importer
 from directorybolt.catalog.importer import import_catalog
 from directorybolt.catalog.schema import CatalogEntry
 from directorybolt.cli import main
 from directorybolt.cli.catalog import catalog
-from directorybolt.errors import ValidationError
-from directorybolt.models import Directory
+from directorybolt.core.errors import ValidationError
+from directorybolt.core.plans import Plan
+from directorybolt.store import db
+from directorybolt.store.models import Directory
 from tests.catalog import real_catalog, real_catalog_path, write_catalog
 
 pytestmark = pytest.mark.usefixtures("clean")

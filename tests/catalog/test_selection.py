@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from directorybolt import db
 from directorybolt.catalog.importer import import_catalog
-from directorybolt.config import get_settings
-from directorybolt.models import Directory
-from directorybolt.selection import select_directories
+from directorybolt.core.settings import get_settings
+from directorybolt.lifecycle.selection import select_directories
+from directorybolt.store import db
+from directorybolt.store.models import Directory
 from tests.catalog import real_catalog_path
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from directorybolt import seed
+from directorybolt.cli import seed
 from tests.conftest import ROOT
-from tests.pipeline.conftest import FAST
+from tests.execution.conftest import FAST
 
 CHAOS = {**FAST, "stale_after_s": 10, "sweep_interval_s": 3, "heartbeat_interval_s": 1}
 MANY = [f"plain-{i}" for i in range(1, 21)] + ["plain", "select", "catalogstyle", "wizard"]

@@ -10,11 +10,15 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from directorybolt import alerts, db, dlq, jobs
-from directorybolt.models import Job, JobResult, QueueHistory, WorkerHeartbeat
-from directorybolt.runtime import redis_client
+from directorybolt.lifecycle import jobs
+from directorybolt.ops import alerts
+from directorybolt.queueing.dispatch import HANDOFF
+from directorybolt.recovery import dlq
+from directorybolt.store import db
+from directorybolt.store.models import Job, JobResult, QueueHistory, WorkerHeartbeat
+from directorybolt.store.services import redis_client
 from tests.conftest import wait_until
-from tests.pipeline.conftest import enqueue, make_customer, wait_finished
+from tests.execution.conftest import enqueue, make_customer, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -54,7 +58,7 @@ def test_broken_directory_is_dead_lettered_reported_and_replayed(
     assert len([r for r in receiver.requests if r["path"] == "/slack"]) == 1
 
     httpx.post(f"{sandbox.url}/_control", json={"broken_mode": "ok"})
-    dlq.replay(entry.id)
+    dlq.replay(entry.id, HANDOFF)
     assert dlq.get(entry.id).state == "replayed" and redis_client().llen("dead_letter") == 0
     report = wait_finished(job_id, timeout=60)
     assert report["status"] == "completed", report

@@ -17,13 +17,13 @@ import pytest
 
 from tests.chaos.test_worker_kill import _check_exactly_once, _progress
 from tests.conftest import ROOT, wait_until
-from tests.pipeline.conftest import make_customer, wait_finished
+from tests.execution.conftest import make_customer, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def test_postgres_connections_terminated_mid_job(chaos_catalog, sandbox, start_worker, beat, services):
-    from tests.pipeline.conftest import enqueue
+    from tests.execution.conftest import enqueue
 
     start_worker(concurrency=2)
     job_id = enqueue(make_customer(), chaos_catalog)
@@ -60,7 +60,7 @@ def _beat(tmp_path: Path) -> Iterator[None]:
 
 
 def _result_status(job_id: str, directory: str) -> str | None:
-    from directorybolt.reports import job_report
+    from directorybolt.lifecycle.reports import job_report
 
     return next((r["status"] for r in job_report(job_id)["results"] if r["directory"] == directory), None)
 

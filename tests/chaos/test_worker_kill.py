@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from directorybolt.reports import job_report
+from directorybolt.lifecycle.reports import job_report
 from tests.conftest import wait_until
-from tests.pipeline.conftest import enqueue, make_customer, wait_finished
+from tests.execution.conftest import enqueue, make_customer, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -7,10 +7,9 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from directorybolt import seed
-from directorybolt.celery_app import tier_queue
-from directorybolt.cli import main
-from directorybolt.runtime import redis_client
+from directorybolt.cli import main, seed
+from directorybolt.core.queues import tier_queue
+from directorybolt.store.services import redis_client
 
 
 @pytest.fixture
@@ -51,7 +50,7 @@ def test_enqueue_rejects_bad_input(customer, args, message):
     [({"business_name": ""}, "business_name"), ({"website": "javascript:alert(1)"}, "http:// or https://")],
 )
 def test_bad_business_profile_is_refused_before_anything_is_stored(clean, profile, message):
-    from directorybolt.errors import ValidationError
+    from directorybolt.core.errors import ValidationError
 
     with pytest.raises(ValidationError, match=message):
         seed.customer({**seed.DEMO_PROFILE, **profile})

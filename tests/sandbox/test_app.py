@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from directorybolt.browser.plans import BUSINESS_FIELDS, Plan
+from directorybolt.core.plans import BUSINESS_FIELDS, Plan
 from directorybolt.sandbox import SandboxServer, sandbox_directories
 
 SUCCESS = '<div class="success-message">Thank you! Your listing has been received.</div>'

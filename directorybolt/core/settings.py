@@ -1,0 +1,170 @@
+"""The one settings object, read from ``DIRECTORYBOLT_*`` environment variables.
+
+Everything tunable lives here with its documented default, so an operator reads
+one file to know what can be changed. Nothing here connects to anything.
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+
+
+class TierSpec(BaseModel):
+    """A package as sold: figures are the published pricing, never hard-coded in logic."""
+
+    price_usd: int
+    directories: int
+    catalog_tiers: list[int]
+    priority: int  # 0 is served first
+    turnaround: str
+    pacing_multiplier: float
+    pacing_floor_ms: int = 0
+
+
+def _default_tiers() -> dict[str, TierSpec]:
+    return {
+        "enterprise": TierSpec(
+            price_usd=799, directories=500, catalog_tiers=[1, 2, 3], priority=0,
+            turnaround="same day", pacing_multiplier=0.5, pacing_floor_ms=500,
+        ),
+        "pro": TierSpec(
+            price_usd=499, directories=400, catalog_tiers=[1, 2, 3], priority=1,
+            turnaround="1-2 business days", pacing_multiplier=1.0,
+        ),
+        "growth": TierSpec(
+            price_usd=299, directories=250, catalog_tiers=[1, 2], priority=2,
+            turnaround="3-5 business days", pacing_multiplier=1.0,
+        ),
+        "starter": TierSpec(
+            price_usd=149, directories=100, catalog_tiers=[1], priority=3,
+            turnaround="5-7 business days", pacing_multiplier=1.5,
+        ),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIRECTORYBOLT_", env_nested_delimiter="__", extra="ignore")
+
+    # Services. With both URLs unset the embedded Redis and PostgreSQL start under state_dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    state_dir: Path = Field(default_factory=lambda: Path.home() / ".directorybolt")
+    statement_timeout_ms: int = 30_000
+    db_pool_size: int = 5
+
+    # Observability and alerting.
+    sentry_dsn: str | None = Field(
+        default=None, validation_alias=AliasChoices("DIRECTORYBOLT_SENTRY_DSN", "SENTRY_DSN")
+    )
+    sentry_environment: str = "production"
+    slack_webhook_url: str | None = None
+    dlq_reminder_s: int = 3600
+
+    # Browser.
+    chromium_path: str | None = None
+    browser_recycle_after: int = 100
+    navigation_timeout_ms: int = 15_000
+    step_timeout_ms: int = 5_000
+    prepared_contexts: int = 1
+
+    # Tiers and pacing.
+    tiers: dict[str, TierSpec] = Field(default_factory=_default_tiers)
+    base_pacing_ms: int = 1500
+    max_pacing_wait_s: float = 10.0
+
+    # Retries: delays base * 2**n (30 s, 60 s, 120 s) with +/- jitter; must stay below visibility_timeout_s.
+    max_retries: int = 3
+    retry_base_s: float = 30.0
+    retry_max_s: float = 300.0
+    retry_jitter: float = 0.2
+
+    # Celery. Hard limit bounds the longest task; see celery_app for why visibility is larger.
+    task_soft_time_limit_s: int = 240
+    task_time_limit_s: int = 300
+    visibility_timeout_s: int = 900
+    worker_max_tasks_per_child: int = 500
+    worker_max_memory_per_child_kb: int = 1_000_000
+    starvation_after_s: int = 600
+    starvation_batch: int = 5
+
+    # Liveness and recovery.
+    heartbeat_interval_s: float = 10.0
+    stale_after_s: float = 90.0
+    max_requeues: int = 3
+    recover_on_start: bool = True  # a starting worker recovers dead local workers' claims at once
+    sweep_interval_s: float = 60.0
+    dlq_check_interval_s: float = 300.0
+    retention_interval_s: float = 3600.0
+    history_archive_days: int = 90
+    history_delete_days: int = 365
+    dead_letter_retention_days: int = 30
+    screenshot_retention_days: int = 90
+    heartbeat_prune_after_s: float = 3600.0
+
+    # API.
+    api_rate_per_ip: str = "100/minute"
+    api_rate_per_key: str = "1000/hour"
+    api_max_body_bytes: int = 10 * 1024 * 1024
+    api_max_url_chars: int = 2048
+    api_trusted_proxies: list[str] = Field(default_factory=list)
+    allow_private_websites: bool = False
+    health_timeout_s: float = 1.5
+    api_metrics_timeout_s: float = 5.0
+
+    # Pool autoscaling on queue depth (directorybolt.queueing.autoscale); --autoscale MAX,MIN still bounds it.
+    autoscale_min: int = 1
+    autoscale_max: int = 10
+    autoscale_up_depth: int = 50
+    autoscale_down_depth: int = 10
+    autoscale_cooldown_s: float = 60.0
+
+    # Read-through cache of business profiles and catalog entries (directorybolt.store.cache).
+    cache_profile_ttl_s: int = 3600
+    cache_directory_ttl_s: int = 86400
+
+    def tier(self, name: str) -> TierSpec:
+        try:
+            return self.tiers[canonical_tier(name)]
+        except KeyError:
+            raise ValueError(f"unknown tier {name!r}; choose one of: {', '.join(self.tiers)}") from None
+
+    def tiers_by_priority(self) -> list[str]:
+        return sorted(self.tiers, key=lambda t: self.tiers[t].priority)
+
+    def resolved_chromium(self) -> str | None:
+        """Debian's Chromium when present, else Playwright's own download (None)."""
+        if self.chromium_path:
+            return self.chromium_path
+        if Path(DEBIAN_CHROMIUM).exists():
+            return DEBIAN_CHROMIUM
+        return shutil.which("chromium")
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url and not self.redis_url
+
+
+TIER_ALIASES = {"professional": "pro"}
+
+
+def canonical_tier(name: str) -> str:
+    name = name.strip().lower()
+    return TIER_ALIASES.get(name, name)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Re-read the environment; used after the embedded services export their URLs."""
+    get_settings.cache_clear()
+    return get_settings()

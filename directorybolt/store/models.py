@@ -1,0 +1,270 @@
+"""The system of record. Schema changes go through Alembic, never ``create_all``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from directorybolt.core.plans import BUSINESS_FIELDS
+from directorybolt.core.profiles import BusinessProfile
+
+JOB_STATUSES = ("pending", "in_progress", "completed", "partial", "failed", "cancelled")
+JOB_TERMINAL = ("completed", "partial", "failed", "cancelled")
+RESULT_STATUSES = ("pending", "submitting", "submitted", "failed", "skipped", "needs_review")
+RESULT_TERMINAL = ("submitted", "failed", "skipped", "needs_review")
+DEAD_LETTER_STATES = ("open", "replayed", "purged")
+API_ROLES = ("producer", "staff")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    business_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(2048))
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(120))
+    state: Mapped[str | None] = mapped_column(String(60))
+    zip: Mapped[str | None] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (CheckConstraint("length(business_name) > 0", name="ck_customers_business_name"),)
+
+    def profile(self) -> BusinessProfile:
+        """The stored row as a validated profile (it was validated when written, and the
+        private-address rule is a producer-side check, so it is not applied again)."""
+        data = {f: getattr(self, f) for f in BUSINESS_FIELDS}
+        return BusinessProfile.model_validate(data, context={"allow_private_websites": True})
+
+
+class Directory(Base):
+    __tablename__ = "directories"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    submission_url: Mapped[str | None] = mapped_column(String(2048))
+    category: Mapped[str | None] = mapped_column(String(120))
+    domain_authority: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tier: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    requires_login: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    has_captcha: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    source: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("tier BETWEEN 1 AND 3", name="ck_directories_tier"),
+        CheckConstraint("domain_authority BETWEEN 0 AND 100", name="ck_directories_da"),
+        Index("ix_directories_selection", "active", "tier", text("domain_authority DESC")),
+    )
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), nullable=False)
+    tier: Mapped[str] = mapped_column(String(20), nullable=False)
+    fast_track: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    queue: Mapped[str] = mapped_column(String(60), nullable=False)
+    package_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    directories_available: Mapped[int | None] = mapped_column(Integer)
+    requested_directories: Mapped[list[str] | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    status_note: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    submitted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    needs_review: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    requeue_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="ck_jobs_status"),
+        CheckConstraint("package_size > 0", name="ck_jobs_package_size"),
+        CheckConstraint("requeue_count >= 0", name="ck_jobs_requeue_count"),
+        Index("ix_jobs_created_at", text("created_at DESC")),
+        Index("ix_jobs_status_heartbeat", "status", "last_heartbeat"),
+        Index("ix_jobs_customer", "customer_id", text("created_at DESC")),
+    )
+
+
+class JobResult(Base):
+    __tablename__ = "job_results"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    directory_id: Mapped[str] = mapped_column(ForeignKey("directories.id", ondelete="CASCADE"), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error_category: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    screenshot_path: Mapped[str | None] = mapped_column(String(1024))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("status", RESULT_STATUSES), name="ck_job_results_status"),
+        CheckConstraint("attempts >= 0", name="ck_job_results_attempts"),
+        UniqueConstraint("job_id", "directory_id", name="uq_job_results_job_directory"),
+        Index("ix_job_results_job_status", "job_id", "status"),
+    )
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    current_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    current_directory_id: Mapped[str | None] = mapped_column(String(120))
+    started_at: Mapped[datetime] = _now()
+    last_heartbeat: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_worker_heartbeats_last", "last_heartbeat"),)
+
+
+class QueueHistory(Base):
+    """Append-only audit. The code has no UPDATE path for this table."""
+
+    __tablename__ = "queue_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    directory_id: Mapped[str | None] = mapped_column(String(120))
+    event: Mapped[str] = mapped_column(String(60), nullable=False)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    delay_s: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_queue_history_job", "job_id", "created_at"),
+        Index("ix_queue_history_created_at", "created_at"),
+    )
+
+
+class QueueHistoryArchive(Base):
+    """Where retention moves old audit rows before they are finally deleted."""
+
+    __tablename__ = "queue_history_archive"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    directory_id: Mapped[str | None] = mapped_column(String(120))
+    event: Mapped[str] = mapped_column(String(60), nullable=False)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    delay_s: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    archived_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_queue_history_archive_created_at", "created_at"),)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    task_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    task_id: Mapped[str | None] = mapped_column(String(200))
+    args: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    queue: Mapped[str | None] = mapped_column(String(60))
+    tier: Mapped[str | None] = mapped_column(String(20))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    directory_id: Mapped[str | None] = mapped_column(String(120))
+    exception_type: Mapped[str] = mapped_column(String(200), nullable=False)
+    exception_message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_failure_at: Mapped[datetime] = _now()
+    last_failure_at: Mapped[datetime] = _now()
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(_in("state", DEAD_LETTER_STATES), name="ck_dead_letters_state"),
+        Index("ix_dead_letters_state_created", "state", "created_at"),
+    )
+
+
+class ApiKey(Base):
+    """Only a hash is stored; the clear key is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="producer")
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(_in("role", API_ROLES), name="ck_api_keys_role"),)

@@ -1,0 +1,130 @@
+"""Migrations and the constraints they create, verified by trying to break them."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from directorybolt.store import db, migrations
+from directorybolt.store.db import sqlalchemy_url
+
+
+@pytest.fixture
+def scratch_db(services):
+    """A second, empty database for the upgrade/downgrade round trip."""
+    if services.admin_url is None:
+        url = services.database_url
+        yield url  # embedded: round-trip on the test database itself, then restore head
+        migrations.upgrade(url)
+        return
+    name = f"dbolt_scratch_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = services.admin_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+EXPECTED = {"customers", "directories", "jobs", "job_results", "worker_heartbeats", "queue_history",
+            "queue_history_archive", "dead_letters", "api_keys"}
+
+
+def test_upgrade_downgrade_upgrade(scratch_db):
+    eng = create_engine(sqlalchemy_url(scratch_db))
+    migrations.downgrade(scratch_db, "base")
+    assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
+    migrations.upgrade(scratch_db)
+    assert set(inspect(eng).get_table_names()) >= EXPECTED
+    migrations.downgrade(scratch_db, "base")
+    assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
+    migrations.upgrade(scratch_db)
+    assert migrations.current(scratch_db) == "0001"
+    indexes = {i["name"] for i in inspect(eng).get_indexes("jobs")}
+    assert {"ix_jobs_created_at", "ix_jobs_status_heartbeat"} <= indexes
+    eng.dispose()
+
+
+def _customer(s) -> uuid.UUID:
+    cid = uuid.uuid4()
+    s.execute(text("INSERT INTO customers (id, business_name, email) VALUES (:id, 'Acme', 'a@b.co')"), {"id": cid})
+    return cid
+
+
+def _job(s, cid) -> uuid.UUID:
+    jid = uuid.uuid4()
+    s.execute(
+        text("INSERT INTO jobs (id, customer_id, tier, queue, package_size, status, total, submitted, failed, "
+             "needs_review, skipped, version, requeue_count, fast_track) VALUES (:id, :c, 'starter', "
+             "'submissions.starter', 100, 'pending', 0, 0, 0, 0, 0, 1, 0, false)"),
+        {"id": jid, "c": cid},
+    )
+    return jid
+
+
+def _directory(s, did="d1") -> str:
+    s.execute(text("INSERT INTO directories (id, name, url, domain_authority, tier, active, requires_login, "
+                   "has_captcha) VALUES (:id, 'D', 'http://x', 50, 1, true, false, false)"), {"id": did})
+    return did
+
+
+def _result(s, jid, did, key="k1", status="pending"):
+    s.execute(text("INSERT INTO job_results (job_id, directory_id, idempotency_key, status, attempts) "
+                   "VALUES (:j, :d, :k, :s, 0)"), {"j": jid, "d": did, "k": key, "s": status})
+
+
+def test_duplicate_idempotency_key_rejected(clean):
+    with db.session() as s:
+        jid = _job(s, _customer(s))
+        _result(s, jid, _directory(s, "d1"), key="same")
+        _directory(s, "d2")
+    with pytest.raises(IntegrityError, match="idempotency_key"), db.session() as s:
+        _result(s, jid, "d2", key="same")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE jobs SET status = 'exploded'",
+        "UPDATE job_results SET status = 'maybe'",
+        "INSERT INTO dead_letters (task_name, args, kwargs, exception_type, exception_message, attempts, state) "
+        "VALUES ('t', '[]', '{}', 'E', '', 1, 'lost')",
+        "INSERT INTO api_keys (name, prefix, key_hash, role) VALUES ('n', 'p', 'h', 'root')",
+        "UPDATE jobs SET requeue_count = -1",
+    ],
+)
+def test_bad_status_rejected(clean, sql):
+    with db.session() as s:
+        jid = _job(s, _customer(s))
+        _result(s, jid, _directory(s))
+    with pytest.raises(IntegrityError, match="ck_"), db.session() as s:
+        s.execute(text(sql))
+
+
+def test_cascade_delete_removes_children(clean):
+    with db.session() as s:
+        cid = _customer(s)
+        jid = _job(s, cid)
+        _result(s, jid, _directory(s))
+        s.execute(text("INSERT INTO queue_history (job_id, event) VALUES (:j, 'job_created')"), {"j": jid})
+    with db.session() as s:
+        s.execute(text("DELETE FROM customers WHERE id = :c"), {"c": cid})
+    with db.session() as s:
+        for table in ("jobs", "job_results", "queue_history"):
+            assert s.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+
+
+def test_queue_history_is_append_only(clean):
+    with db.session() as s:
+        s.execute(text("INSERT INTO queue_history (event) VALUES ('x')"))
+    with pytest.raises(ProgrammingError, match="append-only"), db.session() as s:
+        s.execute(text("UPDATE queue_history SET event = 'y'"))
+
+
+def test_statement_timeout_is_set(clean):
+    with db.session() as s:
+        assert s.execute(text("SHOW statement_timeout")).scalar() == "30s"
