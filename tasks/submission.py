@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from directorybolt.core.queues import PROCESS_JOB, SUBMIT_DIRECTORY
@@ -14,9 +15,16 @@ from directorybolt.recovery import liveness
 from directorybolt.store.db import session
 from tasks.base import DeadLetteringTask
 
+log = logging.getLogger(__name__)
+
+#: Re-deliveries of one message (counted retries, pacing deferrals, early arrivals,
+#: outages) after which the task stops re-publishing itself; the row stays pending and
+#: the stale sweep re-sends it once things settle. A loop always has a bound.
+MAX_REDELIVERIES = 200
+
 
 @app.task(bind=True, base=DeadLetteringTask, name=PROCESS_JOB, throws=NEVER_RETRY,
-          autoretry_for=(OSError,), max_retries=5, retry_backoff=True)
+          autoretry_for=(OSError, *SERVICE_ERRORS), max_retries=5, retry_backoff=True, retry_backoff_max=60)
 def process_job(self: Any, job_id: str, *, tier_queue: str) -> dict[str, Any]:
     with session() as s:
         started = jobs.start_job(s, job_id)
@@ -29,10 +37,19 @@ def submit_directory(self: Any, job_id: str, directory_id: str, *, tier_queue: s
     try:
         outcome = submission.submit(job_id, directory_id, liveness.current())
     except submission.RetryLater as later:
+        if self.request.retries >= MAX_REDELIVERIES:
+            return _left_to_the_sweep(job_id, directory_id, later)
         raise self.retry(countdown=later.delay_s, exc=later.cause, max_retries=None) from None
     except SERVICE_ERRORS as exc:
+        # Our own machinery, not the directory: never a failed row or a dead letter.
         policy = RetryPolicy.from_settings()
-        if self.request.retries >= policy.max_retries + 2:
-            raise
+        if self.request.retries >= min(policy.max_retries + 2, MAX_REDELIVERIES):
+            return _left_to_the_sweep(job_id, directory_id, exc)
         raise self.retry(countdown=policy.delay(retries_done=self.request.retries), exc=exc, max_retries=None) from None
     return {"status": outcome.status, "category": outcome.category, "job_status": outcome.final_status}
+
+
+def _left_to_the_sweep(job_id: str, directory_id: str, cause: BaseException) -> dict[str, Any]:
+    log.warning("%s of job %s re-delivered too often (%s); the stale sweep will re-send it", directory_id, job_id,
+                cause)
+    return {"status": "deferred", "category": type(cause).__name__, "job_status": None}

@@ -46,6 +46,13 @@ def _redis_answers() -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary directory of this run's own: pytest's shared /tmp/pytest-of-<user>
+    numbering lets concurrent runs on one machine delete each other's directories."""
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="dbolt-pytest-")
+
+
 @dataclass
 class Services:
     database_url: str

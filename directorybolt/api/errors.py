@@ -123,7 +123,9 @@ async def _library_error(request: Request, exc: Exception) -> JSONResponse:
         if cls in _LIBRARY_STATUS:
             status = _LIBRARY_STATUS[cls]
             headers = {"Retry-After": str(SERVICE_RETRY_AFTER_S)} if status == 503 else None
-            return error_response(status, str(exc), headers)
+            job_id = getattr(exc, "job_id", None)
+            extra = {"job_id": str(job_id)} if job_id is not None else {}
+            return error_response(status, str(exc), headers, **extra)
     return _internal(request.scope, exc)
 
 

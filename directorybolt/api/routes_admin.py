@@ -81,10 +81,14 @@ def show_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
 
 
 @router.post("/dlq/{entry_id}/replay", response_model=DeadLetterView,
-             responses=_NOT_FOUND | {409: {"description": "entry is not open"}})
-def replay_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
+             responses=_NOT_FOUND | {409: {"description": "entry is not open, or its form was already sent "
+                                                          "(replay with force=true after checking the directory)"}})
+def replay_dead_letter(
+    entry_id: int = DeadLetterId,
+    force: bool = Query(default=False, description="Send again even though the form may have reached the directory."),
+) -> dict[str, Any]:
     """Re-queue to the original tier queue with a fresh retry budget."""
-    return dlq.as_dict(dlq.replay(entry_id, HANDOFF))
+    return dlq.as_dict(dlq.replay(entry_id, HANDOFF, force=force))
 
 
 @router.delete("/dlq/{entry_id}", response_model=DeadLetterView, responses=_NOT_FOUND)

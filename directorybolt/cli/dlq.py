@@ -57,8 +57,12 @@ def show(entry_id: int, as_json: bool) -> None:
 @click.argument("entry_id", type=int, required=False)
 @click.option("--all", "all_", is_flag=True, help="Replay every open entry.")
 @click.option("--task", default=None, help="With --all: only entries of this task name.")
-def replay(entry_id: int | None, all_: bool, task: str | None) -> None:
-    """Re-queue to the original tier queue with a fresh retry budget."""
+@click.option("--force", is_flag=True, help="Send again even though the form may already have reached the directory.")
+def replay(entry_id: int | None, all_: bool, task: str | None, force: bool) -> None:
+    """Re-queue to the original tier queue with a fresh retry budget.
+
+    A submission whose form was sent before it failed is refused (the directory may
+    already list the customer) unless --force is given."""
     from directorybolt.queueing.dispatch import HANDOFF
     from directorybolt.recovery import dlq as dead
 
@@ -66,10 +70,10 @@ def replay(entry_id: int | None, all_: bool, task: str | None) -> None:
         raise click.UsageError("give one entry ID or --all")
     services()
     if all_:
-        done = dead.replay_all(HANDOFF, task=task)
+        done = dead.replay_all(HANDOFF, task=task, force=force)
         click.echo(f"replayed {len(done)} entries")
         return
-    dead.replay(entry_id, HANDOFF)  # type: ignore[arg-type]
+    dead.replay(entry_id, HANDOFF, force=force)  # type: ignore[arg-type]
     click.echo(f"replayed {entry_id}")
 
 

@@ -93,11 +93,25 @@ class Settings(BaseSettings):
     worker_max_memory_per_child_kb: int = 1_000_000
     starvation_after_s: int = 600
     starvation_batch: int = 5
+    #: Worker pools as deployed (docker-compose.yml): starvation promotion moves messages
+    #: only between the queues one pool consumes.
+    worker_pools: dict[str, list[str]] = Field(
+        default_factory=lambda: {"priority": ["enterprise", "pro"], "standard": ["growth", "starter"]}
+    )
+    #: Chaos harness only (directorybolt.execution.faults): kill probability per point.
+    fault_points: dict[str, float] = Field(default_factory=dict)
 
     # Liveness and recovery.
     heartbeat_interval_s: float = 10.0
     stale_after_s: float = 90.0
+    #: A lapsed heartbeat is only suspicion; a later sweep at least this long after it
+    #: confirms the death if no beat came in between (a database outage kills nobody).
+    death_confirm_s: float = 25.0
+    #: Per result row: how often the sweep may re-send lost work before the row fails.
     max_requeues: int = 3
+    #: The sweep's bounds: rows it acts on and broker messages it reads per run.
+    sweep_batch: int = 500
+    sweep_broker_scan: int = 20_000
     recover_on_start: bool = True  # a starting worker recovers dead local workers' claims at once
     sweep_interval_s: float = 60.0
     dlq_check_interval_s: float = 300.0

@@ -1,10 +1,15 @@
-"""One directory submission, recorded exactly once.
+"""One directory submission, sent at most once and recorded exactly once.
 
-The result row is claimed (``pending -> submitting``) by a conditional UPDATE before
-the browser acts, so a redelivered or duplicated task that finds the row already
-claimed or ``submitted`` does nothing. This module knows nothing of Celery: it
-returns an :class:`Outcome`, raises :class:`RetryLater` when the policy wants
-another try, or raises the failure that must be dead-lettered.
+The result row is claimed (``pending -> submitting``) before the browser acts, so a
+redelivered or duplicated task that finds the row claimed or finished does nothing.
+Right before the click that sends the form the worker must win the *fence*: a guarded
+update proving it still owns the row (a worker swept while frozen or cut off from
+PostgreSQL loses it and does not click). From that point on nothing re-sends the form
+automatically: whatever goes wrong afterwards ends ``needs_review``.
+
+Every row change goes through :mod:`directorybolt.lifecycle.results`. This module knows
+nothing of Celery: it returns an :class:`Outcome`, raises :class:`RetryLater` when the
+row should be tried again later, or raises the failure that must be dead-lettered.
 """
 
 from __future__ import annotations
@@ -13,11 +18,10 @@ import dataclasses
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from directorybolt.core.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
@@ -25,18 +29,22 @@ from directorybolt.core.plans import BUSINESS_FIELDS, Plan
 from directorybolt.core.profiles import BusinessProfile
 from directorybolt.core.retries import RetryPolicy
 from directorybolt.core.settings import get_settings
+from directorybolt.execution import faults
 from directorybolt.execution.browser.formmap import map_form
 from directorybolt.execution.browser.pool import get_pool
 from directorybolt.execution.browser.runner import run_plan
 from directorybolt.execution.pacing import Pacer, interval_ms
 from directorybolt.lifecycle import jobs, results
-from directorybolt.store import cache, db, history
+from directorybolt.store import cache, db
 from directorybolt.store.services import redis_client
 
 log = logging.getLogger(__name__)
 
-
+#: A dropped connection while recording is retried this often in place: the browser
+#: already acted, so the task must not be run again.
 RECORD_TRIES = 4
+#: An early retry is re-scheduled this much after its due time, to absorb clock skew.
+EARLY_MARGIN_S = 0.5
 
 
 class Worker(Protocol):
@@ -51,14 +59,19 @@ class Worker(Protocol):
     def is_dead_here(self, other: str | None) -> bool:
         """Whether ``other`` ran on this host and its process is gone."""
 
+    def draining(self) -> bool:
+        """Whether this worker is shutting down (then unsent work is handed back)."""
+
 
 class RetryLater(Exception):
-    """The policy wants another try in ``delay_s`` seconds."""
+    """Try the row again in ``delay_s`` seconds. ``counted`` is False when the attempt
+    was not spent (pacing, an early retry, a warm shutdown)."""
 
-    def __init__(self, delay_s: float, cause: BaseException | None) -> None:
+    def __init__(self, delay_s: float, cause: BaseException | None, *, counted: bool = True) -> None:
         super().__init__(f"retry in {delay_s:.1f}s: {cause}")
         self.delay_s = delay_s
         self.cause = cause
+        self.counted = counted
 
 
 class Redelivered(PermanentError):
@@ -66,6 +79,14 @@ class Redelivered(PermanentError):
     (a task that kills its worker is redelivered forever by reject_on_worker_lost)."""
 
     category = "redelivery_loop"
+
+
+class FenceLost(Exception):
+    """The row is no longer ours at the commit point: do not click."""
+
+
+class Draining(Exception):
+    """The worker is shutting down before the form was sent: hand the row back."""
 
 
 @dataclass(frozen=True)
@@ -79,82 +100,30 @@ class Outcome:
     overhead_ms: float | None = None  # bookkeeping: claim + pacing reservation + record
 
 
-# One statement: claim the row and beat for the job. The profile and the catalog entry
-# come from the Redis cache (directorybolt.store.cache), not from PostgreSQL.
-_CLAIM = text(
-    """
-    WITH claimed AS (
-        UPDATE job_results r SET status = 'submitting', worker_id = :worker, claimed_at = now(),
-            committed_at = NULL, attempts = r.attempts + 1, updated_at = now()
-        FROM jobs j
-        WHERE r.job_id = :job AND r.directory_id = :dir AND j.id = r.job_id AND j.status = 'in_progress'
-          AND r.status = 'pending' AND (r.retry_at IS NULL OR r.retry_at <= now() + interval '2 seconds')
-        RETURNING r.attempts, j.tier, j.customer_id
-    ), beat AS (
-        UPDATE jobs SET last_heartbeat = now() WHERE id = :job AND EXISTS (SELECT 1 FROM claimed)
-    )
-    SELECT attempts, tier, customer_id FROM claimed
-    """
-)
-
-_RECLAIM = text(
-    """
-    UPDATE job_results SET worker_id = :worker, claimed_at = now(), attempts = attempts + 1, updated_at = now()
-    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :dead
-      AND committed_at IS NULL
-    RETURNING attempts
-    """
-)
-
-_CONTEXT = text(
-    """
-    SELECT r.attempts, j.tier, j.customer_id
-    FROM job_results r JOIN jobs j ON j.id = r.job_id
-    WHERE r.job_id = :job AND r.directory_id = :dir
-    """
-)
-
-_RELEASE = text(
-    """
-    UPDATE job_results SET status = 'pending', retry_at = now() + make_interval(secs => :delay),
-        error_category = :category, error_message = :message, worker_id = NULL, updated_at = now(),
-        attempts = attempts - :refund
-    WHERE job_id = :job AND directory_id = :dir AND status = 'submitting' AND worker_id = :worker
-    """
-)
-
-
 @dataclass
 class _Context:
     job_id: uuid.UUID
     directory_id: str
+    worker: str
     attempt: int
     tier: str
     plan: Plan | None
     url: str
     profile: BusinessProfile
+    committed: bool = field(default=False)
 
 
 def _claim(job_id: uuid.UUID, directory_id: str, worker: str, is_dead_here: Any) -> _Context | Outcome:
     with db.session() as s:
-        row = s.execute(_CLAIM, {"job": job_id, "dir": directory_id, "worker": worker}).one_or_none()
-        if row is None:
-            current = s.execute(
-                text("SELECT status, worker_id FROM job_results WHERE job_id = :job AND directory_id = :dir"),
-                {"job": job_id, "dir": directory_id},
-            ).one_or_none()
-            if current is None or current.status != "submitting" or not is_dead_here(current.worker_id):
-                status = current.status if current is not None else "missing"
-                return Outcome("duplicate", message=f"nothing to do: result is {status}")
-            # Redelivered because its worker process died on this host: take it over now.
-            if s.execute(_RECLAIM, {"job": job_id, "dir": directory_id, "worker": worker,
-                                    "dead": current.worker_id}).scalar_one_or_none() is None:
-                return Outcome("duplicate", message="nothing to do: claimed elsewhere")
-            row = s.execute(_CONTEXT, {"job": job_id, "dir": directory_id}).one()
+        got = results.claim(s, job_id, directory_id, worker, is_dead_here)
+        if isinstance(got, results.Early):
+            raise RetryLater(got.wait_s + EARLY_MARGIN_S, None, counted=False)
+        if isinstance(got, results.Nothing):
+            return Outcome("duplicate", message=f"nothing to do: result is {got.status}")
         directory = cache.get_directory(s, directory_id)
-        profile = cache.get_profile(s, row.customer_id)
+        profile = cache.get_profile(s, got.customer_id)
     plan = Plan.model_validate(directory.plan) if directory.plan else None
-    return _Context(job_id, directory_id, row.attempts, row.tier, plan, directory.target_url, profile)
+    return _Context(job_id, directory_id, worker, got.attempt, got.tier, plan, directory.target_url, profile)
 
 
 def _screenshot_path(job_id: uuid.UUID, directory_id: str) -> Path:
@@ -163,15 +132,19 @@ def _screenshot_path(job_id: uuid.UUID, directory_id: str) -> Path:
     return path
 
 
-def _mark_committed(job_id: uuid.UUID, directory_id: str) -> None:
+def _commit_point(ctx: _Context, process: Worker) -> None:
+    """Called by the runner right before the click that sends the form."""
+    if process.draining():
+        raise Draining("the worker is shutting down")
     with db.session() as s:
-        s.execute(
-            text("UPDATE job_results SET committed_at = now() WHERE job_id = :job AND directory_id = :dir"),
-            {"job": job_id, "dir": directory_id},
-        )
+        won = results.fence(s, ctx.job_id, ctx.directory_id, ctx.worker, ctx.attempt)
+    if not won:  # raised after the commit, so the refusal stays in the history
+        raise FenceLost(f"{ctx.directory_id} of job {ctx.job_id} is no longer claimed by {ctx.worker}")
+    ctx.committed = True
+    faults.crash_point("after_fence")
 
 
-def _drive(ctx: _Context) -> tuple[str | None, int]:
+def _drive(ctx: _Context, process: Worker) -> tuple[str | None, int]:
     """Run the plan (or the form-mapping fallback) in a pooled browser page."""
     s = get_settings()
     plan = ctx.plan
@@ -187,7 +160,7 @@ def _drive(ctx: _Context) -> tuple[str | None, int]:
             run_plan(
                 page, plan, ctx.profile,
                 step_timeout_ms=s.step_timeout_ms, navigation_timeout_ms=s.navigation_timeout_ms,
-                on_commit=lambda: _mark_committed(ctx.job_id, ctx.directory_id),
+                on_commit=lambda: _commit_point(ctx, process),
             )
         except DirectoryBoltError as exc:
             exc.screenshot = _screenshot(page, shot, ctx)  # type: ignore[attr-defined]
@@ -206,13 +179,19 @@ def _screenshot(page: Any, path: Path, ctx: _Context) -> str | None:
         return None
 
 
-def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = None, message: str | None = None,
+def _finish(ctx: _Context, status: str, *, category: str | None = None, message: str | None = None,
             duration_ms: int | None = None, screenshot: str | None = None) -> Outcome:
-    """Record the outcome. A dropped connection is retried a few times here rather than
-    by re-running the task: the browser already acted, so the work must not be redone."""
+    """Record the outcome, guarded by this worker's claim. A dropped connection is
+    retried a few times here rather than by re-running the task."""
     for attempt in range(RECORD_TRIES):
         try:
-            return _record(ctx, worker, status, category, message, duration_ms, screenshot)
+            with db.session() as s:
+                done = results.finish(s, ctx.job_id, ctx.directory_id, status=status, owner=ctx.worker,
+                                      attempt=ctx.attempt, category=category, message=message,
+                                      duration_ms=duration_ms, screenshot=screenshot)
+            if done is None:
+                return Outcome("fenced_out", message="the row changed hands before it could be recorded")
+            return Outcome(status, category, message, duration_ms, screenshot, done.final)
         except OperationalError:
             if attempt == RECORD_TRIES - 1:
                 raise
@@ -220,22 +199,20 @@ def _finish(ctx: _Context, worker: str, status: str, *, category: str | None = N
     raise AssertionError("unreachable")
 
 
-def _record(ctx: _Context, worker: str, status: str, category: str | None, message: str | None,
-            duration_ms: int | None, screenshot: str | None) -> Outcome:
+def _release(ctx: _Context, delay: float, exc: BaseException | None, *, refund: bool = False,
+             event: str | None = None) -> None:
+    category = getattr(exc, "category", None) if exc else ("paced" if event is None else "released")
     with db.session() as s:
-        _, final = results.record_result(
-            s, job_id=ctx.job_id, directory_id=ctx.directory_id, worker=worker, status=status, category=category,
-            message=message, duration_ms=duration_ms, screenshot=screenshot,
-        )
-    return Outcome(status, category, message, duration_ms, screenshot, final)
+        results.release(s, ctx.job_id, ctx.directory_id, ctx.worker, ctx.attempt, delay_s=delay, refund=refund,
+                        category=category, message=_customer_message(exc) if exc else None,
+                        event=event or ("retry_scheduled" if exc is not None else None))
 
 
 def submit(job_id: str | uuid.UUID, directory_id: str, process: Worker) -> Outcome:
     t0 = time.perf_counter()
     jid = jobs.parse_uuid(job_id, "job id")
     s = get_settings()
-    worker = process.worker_id
-    claimed = _claim(jid, directory_id, worker, process.is_dead_here)
+    claimed = _claim(jid, directory_id, process.worker_id, process.is_dead_here)
     bookkeeping = time.perf_counter() - t0
     if isinstance(claimed, Outcome):
         return claimed
@@ -243,59 +220,63 @@ def submit(job_id: str | uuid.UUID, directory_id: str, process: Worker) -> Outco
     policy = RetryPolicy.from_settings(s)
     retries_done = ctx.attempt - 1  # attempts live on the row, so redeliveries spend the budget too
     if ctx.attempt > policy.max_retries + 1 + s.max_requeues:
-        _finish(ctx, worker, "failed", category=Redelivered.category,
-                message=f"delivered {ctx.attempt} times; giving up")
+        _finish(ctx, "failed", category=Redelivered.category, message=f"delivered {ctx.attempt} times; giving up")
         raise Redelivered(f"{directory_id} for job {jid} was delivered {ctx.attempt} times")
-    hb = process
-    wait = 0.0
     try:
         t_pace = time.perf_counter()
         wait = _pacer().reserve(directory_id, interval_ms(s.tiers[ctx.tier]), max_wait_s=s.max_pacing_wait_s)
         bookkeeping += time.perf_counter() - t_pace
         if wait < 0:
-            _release(ctx, worker, -wait, None, refund=True)
-            raise RetryLater(-wait, None)  # pacing: the attempt was refunded by _release
+            _release(ctx, -wait, None, refund=True)
+            raise RetryLater(-wait, None, counted=False)
         time.sleep(wait)
-        hb.set_current(jid, directory_id)
-        screenshot, duration = _drive(ctx)
+        if process.draining():
+            raise Draining("the worker is shutting down")
+        process.set_current(jid, directory_id)
+        screenshot, duration = _drive(ctx, process)
     except RetryLater:
         raise
-    except NeedsReview as exc:
-        return _finish(ctx, worker, "needs_review", category=exc.category, message=str(exc), screenshot=_shot(exc))
-    except PlanError as exc:
-        _finish(ctx, worker, "failed", category=exc.category, message=str(exc), screenshot=_shot(exc))
-        raise
-    except PermanentError as exc:
-        return _finish(ctx, worker, "failed", category=exc.category, message=str(exc), screenshot=_shot(exc))
+    except FenceLost as exc:
+        log.warning("not sending: %s", exc)
+        return Outcome("fenced_out", message=str(exc))
+    except Draining:
+        _release(ctx, 0.0, None, refund=True, event="claim_released_on_shutdown")
+        raise RetryLater(0.5, None, counted=False) from None
     except Exception as exc:
-        category = exc.category if isinstance(exc, DirectoryBoltError) else "unexpected"
-        if policy.should_retry(exc, retries_done=retries_done):
-            delay = policy.delay(retries_done=retries_done, exc=exc)
-            _release(ctx, worker, delay, exc)
-            raise RetryLater(delay, exc) from exc
-        _finish(ctx, worker, "failed", category=category, message=_customer_message(exc), screenshot=_shot(exc))
-        raise
+        return _failed(ctx, exc, policy, retries_done)
     finally:
-        hb.set_current(None)
+        process.set_current(None)
+    faults.crash_point("after_click")
     t_record = time.perf_counter()
-    outcome = _finish(ctx, worker, "submitted", duration_ms=duration, screenshot=screenshot)
+    outcome = _finish(ctx, "submitted", duration_ms=duration, screenshot=screenshot)
     bookkeeping += time.perf_counter() - t_record
     prepare_browser()
     return dataclasses.replace(outcome, overhead_ms=round(bookkeeping * 1000, 3))
 
 
-def _release(ctx: _Context, worker: str, delay: float, exc: BaseException | None, *, refund: bool = False) -> None:
-    category = getattr(exc, "category", None) if exc else "paced"
-    with db.session() as s:
-        s.execute(_RELEASE, {"delay": delay, "category": category, "message": _customer_message(exc) if exc else None,
-                             "job": ctx.job_id, "dir": ctx.directory_id, "worker": worker, "refund": int(refund)})
-        if exc is not None:
-            history.record(s, "retry_scheduled", job_id=ctx.job_id, directory_id=ctx.directory_id,
-                           attempt=ctx.attempt, delay_s=delay, category=category)
-
-
-def _shot(exc: BaseException) -> str | None:
-    return getattr(exc, "screenshot", None)
+def _failed(ctx: _Context, exc: Exception, policy: RetryPolicy, retries_done: int) -> Outcome:
+    """What a failure means depends first on whether the form was already sent."""
+    shot = getattr(exc, "screenshot", None)
+    if isinstance(exc, NeedsReview):
+        return _finish(ctx, "needs_review", category=exc.category, message=str(exc), screenshot=shot)
+    if isinstance(exc, PlanError):
+        _finish(ctx, "failed", category=exc.category, message=str(exc), screenshot=shot)
+        raise exc
+    if isinstance(exc, PermanentError):
+        return _finish(ctx, "failed", category=exc.category, message=str(exc), screenshot=shot)
+    if ctx.committed:
+        # The form may have reached the directory: a person checks before anything is re-sent.
+        category = "ambiguous" if isinstance(exc, DirectoryBoltError) else "interrupted"
+        return _finish(ctx, "needs_review", category=category, screenshot=shot,
+                       message=f"failed after the form was sent ({_customer_message(exc)}); "
+                               "check the directory before resubmitting")
+    if policy.should_retry(exc, retries_done=retries_done):
+        delay = policy.delay(retries_done=retries_done, exc=exc)
+        _release(ctx, delay, exc)
+        raise RetryLater(delay, exc) from exc
+    category = exc.category if isinstance(exc, DirectoryBoltError) else "unexpected"
+    _finish(ctx, "failed", category=category, message=_customer_message(exc), screenshot=shot)
+    raise exc
 
 
 def _customer_message(exc: BaseException) -> str:

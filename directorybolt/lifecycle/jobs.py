@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from directorybolt.core.errors import ConflictError, NotFound, ValidationError
 from directorybolt.core.plans import BUSINESS_FIELDS, Plan
@@ -129,59 +127,62 @@ class StartedJob:
     already_started: bool
 
 
+_START = text(
+    """
+    UPDATE jobs SET status = 'in_progress', started_at = now(), last_heartbeat = now(), updated_at = now(),
+        version = version + 1
+    WHERE id = :job AND status = 'pending'
+    RETURNING customer_id, tier, package_size, requested_directories, queue
+    """
+)
+
+_STARTED = text(
+    """
+    UPDATE jobs SET total = :total, directories_available = :available, status_note = COALESCE(:note, status_note),
+        version = version + 1
+    WHERE id = :job
+    """
+)
+
+
 def start_job(session: Session, job_id: str | uuid.UUID) -> StartedJob:
-    """pending -> in_progress with its result rows; a redelivered start re-lists the
-    directories still pending so a fan-out cut short by a crash is completed."""
+    """pending -> in_progress with its result rows, by one guarded update: of two
+    deliveries of the same start only one wins; the other (and any redelivery) re-lists
+    the directories still pending, so a fan-out cut short by a crash is completed and a
+    duplicate delivery is harmless."""
     jid = parse_uuid(job_id, "job id")
-    job = session.get(Job, jid, with_for_update=False)
-    if job is None:
-        raise NotFound(f"job {jid} does not exist")
-    if job.status != "pending":
-        pending = []
+    won = session.execute(_START, {"job": jid}).one_or_none()
+    if won is None:
+        job = session.get(Job, jid)
+        if job is None:
+            raise NotFound(f"job {jid} does not exist")
+        pending: list[str] = []
         if job.status == "in_progress":
-            pending = list(
-                session.scalars(
-                    select(JobResult.directory_id).where(JobResult.job_id == jid, JobResult.status == "pending")
-                )
-            )
+            pending = list(session.scalars(
+                select(JobResult.directory_id).where(JobResult.job_id == jid, JobResult.status == "pending")))
         return StartedJob(jid, job.queue, pending, already_started=True)
     s = get_settings()
-    customer = session.get(Customer, job.customer_id)
-    assert customer is not None
+    customer = session.get(Customer, won.customer_id)
+    if customer is None:
+        raise NotFound(f"customer {won.customer_id} of job {jid} does not exist")
     profile = customer.profile()
     chosen, available = select_directories(
-        session, s.tiers[job.tier], job.package_size, requested=job.requested_directories
+        session, s.tiers[won.tier], won.package_size, requested=won.requested_directories
     )
     rows = []
     for d in chosen:
         plan = Plan.model_validate(d.plan) if d.plan else None
-        rows.append(
-            {
-                "job_id": jid,
-                "directory_id": d.id,
-                "idempotency_key": idempotency_key(jid, d.id, plan, profile),
-                "status": "pending",
-            }
-        )
-    if rows:
-        session.execute(pg_insert(JobResult).values(rows).on_conflict_do_nothing())
-    job.status = "in_progress"
-    job.total = len(rows)
-    job.directories_available = available
-    if not job.requested_directories and available < job.package_size:
-        job.status_note = (
-            f"the catalog has {available} eligible directories, fewer than the {job.package_size} in the package"
-        )
-    job.started_at = func.now()
-    job.last_heartbeat = func.now()
-    try:
-        session.flush()
-    except StaleDataError:
-        raise ConflictError(f"job {jid} was changed concurrently") from None
+        rows.append({"job_id": jid, "directory_id": d.id, "idempotency_key": idempotency_key(jid, d.id, plan, profile),
+                     "status": "pending"})
+    results.create(session, rows)
+    note = None
+    if not won.requested_directories and available < won.package_size:
+        note = f"the catalog has {available} eligible directories, fewer than the {won.package_size} in the package"
+    session.execute(_STARTED, {"job": jid, "total": len(rows), "available": available, "note": note})
     history.record(session, "job_started", job_id=jid, total=len(rows), available=available)
     if not rows:
         results.finalize(session, jid)
-    return StartedJob(jid, job.queue, [r["directory_id"] for r in rows], already_started=False)
+    return StartedJob(jid, won.queue, [r["directory_id"] for r in rows], already_started=False)
 
 
 def transition(session: Session, job_id: uuid.UUID, expected_version: int, **values: Any) -> None:
@@ -196,25 +197,55 @@ def transition(session: Session, job_id: uuid.UUID, expected_version: int, **val
         raise ConflictError(f"job {job_id} changed since version {expected_version}; reload and retry")
 
 
+_REOPEN = text(
+    """
+    UPDATE jobs SET status = 'in_progress', finished_at = NULL, last_heartbeat = now(), version = version + 1
+    WHERE id = :job AND status IN ('partial', 'failed', 'completed')
+    """
+)
+
+
 def reopen(session: Session, job_id: uuid.UUID) -> None:
     """A replay brings a finished job back to in_progress and recounts it, so the
-    replayed result is counted once when it finishes."""
+    replayed result is counted once when it finishes. Called after the rows changed
+    (result rows before the job row, the documented lock order)."""
     results.lock_job(session, job_id)
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(("partial", "failed", "completed")))
-        .values(status="in_progress", finished_at=None, version=Job.version + 1, last_heartbeat=func.now())
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_REOPEN, {"job": job_id})
     results.finalize(session, job_id)
 
 
-def cancel(session: Session, job_id: str | uuid.UUID) -> None:
+_RESTART_OUTBOX = text(
+    """
+    UPDATE jobs SET requeue_count = 0, enqueued_at = now(), status_note = NULL, version = version + 1
+    WHERE id = :job AND status = 'pending'
+    RETURNING id
+    """
+)
+
+
+def restart_outbox(session: Session, job_id: uuid.UUID) -> bool:
+    """A replayed job that never started gets a fresh outbox budget; False when the job
+    is not pending (it started meanwhile)."""
+    return session.execute(_RESTART_OUTBOX, {"job": job_id}).one_or_none() is not None
+
+
+_CANCEL = text(
+    """
+    UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), version = version + 1,
+        status_note = COALESCE(CAST(:note AS text), status_note)
+    WHERE id = :job AND status IN ('pending', 'in_progress')
+    RETURNING id
+    """
+)
+
+
+def cancel(session: Session, job_id: str | uuid.UUID, *, note: str | None = None) -> None:
+    """Guarded by status, not by a version read earlier: a job that finished meanwhile
+    stays finished (409), whatever its version."""
     jid = parse_uuid(job_id, "job id")
-    job = session.get(Job, jid)
-    if job is None:
-        raise NotFound(f"job {jid} does not exist")
-    if job.status in ("completed", "partial", "failed", "cancelled"):
-        raise ConflictError(f"job {jid} is already {job.status}")
-    transition(session, jid, job.version, status="cancelled", finished_at=func.now())
+    if session.execute(_CANCEL, {"job": jid, "note": note}).one_or_none() is None:
+        status = session.scalar(select(Job.status).where(Job.id == jid))
+        if status is None:
+            raise NotFound(f"job {jid} does not exist")
+        raise ConflictError(f"job {jid} is already {status}")
     history.record(session, "job_cancelled", job_id=jid)

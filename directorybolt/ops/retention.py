@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from directorybolt.core.settings import get_settings
+from directorybolt.lifecycle import results
 from directorybolt.store import db
 
 _ARCHIVE = text(
@@ -23,16 +24,6 @@ _ARCHIVE = text(
 _DELETE_ARCHIVED = text("DELETE FROM queue_history_archive WHERE created_at < :cutoff")
 _DELETE_CLOSED_DEAD_LETTERS = text(
     "DELETE FROM dead_letters WHERE state IN ('replayed', 'purged') AND state_changed_at < :cutoff"
-)
-
-
-_OLD_SCREENSHOTS = text(
-    """
-    UPDATE job_results SET screenshot_path = NULL
-    WHERE screenshot_path IS NOT NULL
-      AND job_id IN (SELECT id FROM jobs WHERE finished_at < :cutoff)
-    RETURNING job_id
-    """
 )
 
 
@@ -67,7 +58,7 @@ def prune_screenshots(*, now: datetime | None = None) -> int:
     s = get_settings()
     now = now or datetime.now(UTC)
     with db.session() as session:
-        job_ids = set(session.scalars(_OLD_SCREENSHOTS, {"cutoff": now - timedelta(days=s.screenshot_retention_days)}))
+        job_ids = results.forget_screenshots(session, now - timedelta(days=s.screenshot_retention_days))
     root = s.state_dir / "screenshots"
     for job_id in job_ids:
         shutil.rmtree(root / str(job_id), ignore_errors=True)

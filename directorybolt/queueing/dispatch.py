@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -18,13 +19,18 @@ def _app() -> Any:
     return app
 
 
+def _stamped(task_name: str) -> Any:
+    """A signature by name whose messages say when they were sent (starvation reads it)."""
+    return _app().signature(task_name, headers={redis_layout.SENT_AT_HEADER: round(time.time(), 3)})
+
+
 def enqueue_job(job_id: uuid.UUID | str, queue: str) -> str:
     """``.delay()`` the job's fan-out; the router sends it to ``tier_queue``."""
-    return str(_app().signature(PROCESS_JOB).delay(str(job_id), tier_queue=queue).id)
+    return str(_stamped(PROCESS_JOB).delay(str(job_id), tier_queue=queue).id)
 
 
 def send_submissions(job_id: uuid.UUID | str, directory_ids: Iterable[str], queue: str) -> int:
-    task = _app().signature(SUBMIT_DIRECTORY)
+    task = _stamped(SUBMIT_DIRECTORY)
     n = 0
     for directory_id in directory_ids:
         task.delay(str(job_id), directory_id, tier_queue=queue)
@@ -49,8 +55,8 @@ class CeleryHandoff:
     def send_submissions(self, job_id: uuid.UUID | str, directory_ids: Iterable[str], queue: str) -> int:
         return send_submissions(job_id, directory_ids, queue)
 
-    def job_in_broker(self, queue: str, job_id: str) -> bool:
-        return redis_layout.job_in_broker(redis_client(), queue, job_id)
+    def queued_jobs(self, queues: list[str], limit: int) -> tuple[set[str], bool]:
+        return redis_layout.queued_jobs(redis_client(), queues, limit)
 
     def publish_dead_letter(self, payload: bytes) -> None:
         redis_layout.push_dead_letter(redis_client(), payload)

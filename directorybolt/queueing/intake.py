@@ -1,9 +1,11 @@
 """The one way a job is accepted: the API, the CLI and the demo all call :func:`accept`.
 
 A job is committed before it is handed to Celery, so a worker never receives the id
-of a row it cannot see yet. When the broker then refuses the message the job is
-cancelled and its idempotency key released, so the producer's retry creates it
-afresh instead of finding a job nobody will run.
+of a row it cannot see yet. The committed ``pending`` row is the outbox entry: when
+the broker then refuses the message (or the process dies before sending it), nothing
+is withdrawn; the stale sweep publishes the fan-out of any job still ``pending`` with
+no message in the broker after ``2 × sweep_interval_s``. The producer hears 503 with
+the job's id, and a retry with the same Idempotency-Key finds the same job.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from directorybolt.core.errors import ConflictError, ServiceUnavailable
-from directorybolt.core.retries import SERVICE_ERRORS
 from directorybolt.core.settings import canonical_tier
 from directorybolt.lifecycle import jobs
 from directorybolt.queueing import dispatch
@@ -51,7 +52,8 @@ class Accepted:
 def accept(order: Order) -> Accepted:
     """Create the job (and customer) and queue it. A known idempotency key returns the
     same job (``replayed``), or raises ConflictError when it was used for a different
-    order; a broker that refuses the job raises ServiceUnavailable, with nothing kept."""
+    order; a broker that refuses the job raises :class:`NotQueued` (the job stays in the
+    outbox)."""
     try:
         with db.session() as s:
             existing = _existing(s, order)
@@ -75,10 +77,20 @@ def accept(order: Order) -> Accepted:
         return Accepted(existing.id, existing.status, existing.queue, replayed=True)
     try:
         dispatch.enqueue_job(accepted.job_id, accepted.queue)
-    except SERVICE_ERRORS as exc:
-        _withdraw(accepted.job_id, exc)
-        raise ServiceUnavailable("the broker did not accept the job; nothing was queued, retry shortly") from None
+    except Exception as exc:  # whatever the broker raised, the job is safe in the outbox
+        log.warning("job %s committed but not queued (%s: %s); the outbox will queue it", accepted.job_id,
+                    type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        raise NotQueued(accepted.job_id) from None
     return accepted
+
+
+class NotQueued(ServiceUnavailable):
+    """The job is stored but the broker did not take its message yet."""
+
+    def __init__(self, job_id: uuid.UUID) -> None:
+        super().__init__(f"job {job_id} was accepted but the broker is unavailable; it will be queued automatically "
+                         "when the broker is back (retry with the same Idempotency-Key to follow it)")
+        self.job_id = job_id
 
 
 def _existing(session: Session, order: Order) -> Job | None:
@@ -93,12 +105,3 @@ def _existing(session: Session, order: Order) -> Job | None:
     if not same:
         raise ConflictError("this Idempotency-Key was already used for a different request; use a new key")
     return job
-
-
-def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
-    """Cancel a job the broker refused and free its idempotency key for the retry."""
-    log.warning("job %s not queued, cancelling it: %s", job_id, cause)
-    with db.session() as s:
-        jobs.cancel(s, job_id)
-        s.execute(update(Job).where(Job.id == job_id).values(
-            idempotency_key=None, status_note="not queued: the broker was unavailable"))

@@ -4,7 +4,8 @@
   Priorities 3, 6 and 9 live in lists named ``q\\x06\\x16<n>`` (priority 0 is the
   plain name), so a queue's depth is the sum over all of them.
 * A message's ``headers.argsrepr`` (and its base64 ``body``) carry the task's
-  arguments, which is how a job's messages are found without consuming them.
+  arguments, which is how a job's messages are found without consuming them; our
+  ``dbolt_sent_at`` header says when it was published (starvation judges by it).
 * ``dead_letter`` is a list of our own JSON payloads in the same layout, so Flower's
   broker view counts it like any other queue.
 
@@ -23,10 +24,10 @@ from typing import Any
 
 from directorybolt.core.queues import DEAD_LETTER_QUEUE
 
+#: Our header on every message we publish: when it was sent (epoch seconds).
+SENT_AT_HEADER = "dbolt_sent_at"
 KOMBU_PRIORITY_SEP = "\x06\x16"
 KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
-#: A job-in-broker scan reads at most this many queued messages.
-BROKER_SCAN_LIMIT = 50_000
 _SCAN_STEP = 1000
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -51,17 +52,28 @@ def queue_depth(client: Any, queues: Iterable[str]) -> int:
     return sum(queue_depths(client, queues).values())
 
 
-def job_in_broker(client: Any, queue: str, job_id: str) -> bool:
-    """Whether a queued (not yet delivered) message for ``job_id`` waits in ``queue``.
-    Reads at most ``BROKER_SCAN_LIMIT`` messages; a longer queue counts as holding it."""
-    needle = job_id.encode()
-    for start in range(0, BROKER_SCAN_LIMIT, _SCAN_STEP):
-        chunk = client.lrange(queue, start, start + _SCAN_STEP - 1)
-        if any(needle in m for m in chunk):
-            return True
-        if len(chunk) < _SCAN_STEP:
-            return False
-    return True
+def queued_jobs(client: Any, queues: Iterable[str], limit: int) -> tuple[set[str], bool]:
+    """The jobs with a message waiting in ``queues`` (every priority level), reading at
+    most ``limit`` messages in all; the flag says whether every message was read (when
+    not, a job missing from the set may still be queued)."""
+    found: set[str] = set()
+    budget = limit
+    for queue in queues:
+        for key in priority_keys(queue):
+            start = 0
+            while True:
+                if budget <= 0:
+                    return found, False
+                chunk = client.lrange(key, start, start + min(_SCAN_STEP, budget) - 1)
+                budget -= len(chunk)
+                for raw in chunk:
+                    job = job_of_message(raw)
+                    if job is not None:
+                        found.add(str(job))
+                if len(chunk) < _SCAN_STEP:
+                    break
+                start += len(chunk)
+    return found, True
 
 
 def job_of_message(raw: bytes) -> uuid.UUID | None:
@@ -73,6 +85,15 @@ def job_of_message(raw: bytes) -> uuid.UUID | None:
     except (ValueError, TypeError):
         found = _UUID.search(raw)
     return uuid.UUID(found.group().decode()) if found else None
+
+
+def message_sent_at(raw: bytes) -> float | None:
+    """When a queued message was published, from our ``dbolt_sent_at`` header."""
+    try:
+        value = json.loads(raw).get("headers", {}).get(SENT_AT_HEADER)
+        return float(value) if value is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def next_message(client: Any, queue: str) -> bytes | None:

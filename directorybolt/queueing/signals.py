@@ -37,6 +37,16 @@ def _note_reserved(request: Any = None, **_: Any) -> None:
         liveness.note_reserved(str(request.args[0]), str(request.args[1]))
 
 
+@signals.worker_shutting_down.connect
+def _drain(**_: Any) -> None:
+    """Warm shutdown: pool children hand back submissions they have not sent yet (without
+    spending their budget) instead of starting them, so a deploy costs no retries."""
+    try:
+        liveness.begin_drain()
+    except Exception as exc:  # without Redis the children finish what they run; the sweep covers the rest
+        log.warning("could not announce the shutdown to the pool: %s", exc)
+
+
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     """Each pool child beats for itself (the modules that own sockets forget the

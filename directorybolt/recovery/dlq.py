@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directorybolt.core.errors import ConflictError, NotFound
-from directorybolt.lifecycle import jobs
+from directorybolt.lifecycle import jobs, results
 from directorybolt.ops.sentry import capture_dead_letter
 from directorybolt.recovery.handoff import Handoff
 from directorybolt.store import db, history
@@ -42,6 +42,22 @@ class Failure:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A dead letter written in a transaction that has not committed yet: its broker
+    copy and its Sentry event go out only after the commit (:meth:`publish`)."""
+
+    entry_id: int
+    failure: Failure
+    tier: str | None
+    job_id: uuid.UUID | None
+    directory_id: str | None
+
+    def publish(self, handoff: Handoff) -> None:
+        _publish(handoff, self.entry_id, self.failure)
+        _report_to_sentry(self.entry_id, self.failure, self.tier, self.job_id, self.directory_id)
+
+
 def dead_letter(failure: Failure, handoff: Handoff) -> int:
     """Record a task that will not be retried again; returns the dead-letter id."""
     job_id, directory_id = _job_and_directory(failure.args, failure.kwargs)
@@ -57,51 +73,48 @@ def dead_letter(failure: Failure, handoff: Handoff) -> int:
             first = s.scalar(
                 select(JobResult.created_at).where(JobResult.job_id == job_id, JobResult.directory_id == directory_id)
             )
-        entry = DeadLetter(
-            task_name=failure.task_name,
-            task_id=failure.task_id,
-            args=list(failure.args),
-            kwargs=dict(failure.kwargs),
-            queue=failure.queue,
-            tier=tier,
-            job_id=job_id,
-            directory_id=directory_id,
-            exception_type=type(failure.exc).__name__,
-            exception_message=str(failure.exc)[:4000],
-            traceback=failure.traceback or "".join(tb.format_exception(failure.exc))[-20000:],
-            attempts=failure.attempts,
-            first_failure_at=first or func.now(),
-        )
-        s.add(entry)
-        s.flush()
-        history.record(s, "dead_lettered", job_id=job_id, directory_id=directory_id, attempt=failure.attempts,
-                       task=failure.task_name, error=type(failure.exc).__name__)
-        dl_id = entry.id
-    _publish(handoff, dl_id, failure)
-    _report_to_sentry(dl_id, failure, tier, job_id, directory_id)
-    return dl_id
+        pending = _write(s, failure, tier=tier, job_id=job_id, directory_id=directory_id, first=first)
+    pending.publish(handoff)
+    return pending.entry_id
 
 
-def record_stale_job(session: Session, job: Job, handoff: Handoff, *, reason: str) -> int:
-    """A job the stale sweep gave up on: dead-lettered as a replayable process_job."""
+def record(session: Session, *, task_name: str, args: list[Any], kwargs: dict[str, Any], queue: str | None,
+           tier: str | None, job_id: uuid.UUID | None, directory_id: str | None, exception_type: str,
+           message: str, attempts: int) -> Pending:
+    """Dead-letter work that recovery gave up on, inside the caller's transaction;
+    the caller publishes the returned :class:`Pending` after its commit."""
+    exc = GivenUp(f"{exception_type}: {message}")
+    failure = Failure(task_name, None, args, kwargs, queue, exc, None, attempts)
+    return _write(session, failure, tier=tier, job_id=job_id, directory_id=directory_id, first=None,
+                  exception_type=exception_type)
+
+
+class GivenUp(Exception):
+    """What recovery reports when it stops trying (no task raised anything)."""
+
+
+def _write(session: Session, failure: Failure, *, tier: str | None, job_id: uuid.UUID | None,
+           directory_id: str | None, first: Any, exception_type: str | None = None) -> Pending:
     entry = DeadLetter(
-        task_name="tasks.submission.process_job",
-        args=[str(job.id)],
-        kwargs={"tier_queue": job.queue},
-        queue=job.queue,
-        tier=job.tier,
-        job_id=job.id,
-        exception_type="StaleJob",
-        exception_message=reason,
-        attempts=job.requeue_count,
+        task_name=failure.task_name,
+        task_id=failure.task_id,
+        args=list(failure.args),
+        kwargs=dict(failure.kwargs),
+        queue=failure.queue,
+        tier=tier,
+        job_id=job_id,
+        directory_id=directory_id,
+        exception_type=exception_type or type(failure.exc).__name__,
+        exception_message=str(failure.exc)[:4000],
+        traceback=failure.traceback or "".join(tb.format_exception(failure.exc))[-20000:],
+        attempts=failure.attempts,
+        first_failure_at=first or func.now(),
     )
     session.add(entry)
     session.flush()
-    failure = Failure(entry.task_name, None, entry.args, entry.kwargs, job.queue, RuntimeError(reason), None,
-                      job.requeue_count)
-    _publish(handoff, entry.id, failure)
-    _report_to_sentry(entry.id, failure, job.tier, job.id, None)
-    return entry.id
+    history.record(session, "dead_lettered", job_id=job_id, directory_id=directory_id, attempt=failure.attempts,
+                   task=failure.task_name, error=entry.exception_type)
+    return Pending(entry.id, failure, tier, job_id, directory_id)
 
 
 def _job_and_directory(args: list[Any], kwargs: dict[str, Any]) -> tuple[uuid.UUID | None, str | None]:
@@ -165,8 +178,10 @@ def open_count() -> int:
         return s.scalar(select(func.count()).where(DeadLetter.state == "open")) or 0
 
 
-def replay(dl_id: int, handoff: Handoff) -> DeadLetter:
-    """Re-queue to the original tier queue with a fresh retry budget."""
+def replay(dl_id: int, handoff: Handoff, *, force: bool = False) -> DeadLetter:
+    """Re-queue to the original tier queue with a fresh retry budget. A submission whose
+    form may already have reached the directory is refused unless ``force``: sending it
+    again may list the customer twice. A job that never started is enqueued again."""
     with db.session() as s:
         entry = s.get(DeadLetter, dl_id, with_for_update=True)
         if entry is None:
@@ -174,45 +189,43 @@ def replay(dl_id: int, handoff: Handoff) -> DeadLetter:
         if entry.state != "open":
             raise ConflictError(f"dead letter {dl_id} is {entry.state}, only open entries can be replayed")
         queue = entry.queue or (entry.kwargs or {}).get("tier_queue")
-        if entry.job_id is not None:
-            if entry.directory_id:
-                s.execute(
-                    update(JobResult)
-                    .where(JobResult.job_id == entry.job_id, JobResult.directory_id == entry.directory_id,
-                           JobResult.status == "failed")
-                    .values(status="pending", attempts=0, error_category=None, error_message=None,
-                            retry_at=None, worker_id=None, finished_at=None)
-                )
-            else:
-                s.execute(
-                    update(JobResult)
-                    .where(JobResult.job_id == entry.job_id, JobResult.status == "failed",
-                           JobResult.error_category == "stale")
-                    .values(status="pending", attempts=0, error_category=None, error_message=None)
-                )
-                s.execute(update(Job).where(Job.id == entry.job_id).values(requeue_count=0))
+        send: list[str] = []
+        start = False
+        if entry.job_id is not None and entry.directory_id:
+            sent = results.form_sent(s, entry.job_id, [entry.directory_id])
+            if sent and not force:
+                raise ConflictError(
+                    f"dead letter {dl_id}: the form for {entry.directory_id} was sent before the failure, so the "
+                    "directory may already list the customer; check it, then replay with --force to send it again")
+            results.reset_for_replay(s, entry.job_id, [entry.directory_id], force=force)
             jobs.reopen(s, entry.job_id)
+            send = list(s.scalars(select(JobResult.directory_id).where(
+                JobResult.job_id == entry.job_id, JobResult.directory_id == entry.directory_id,
+                JobResult.status == "pending")))
+        elif entry.job_id is not None:
+            start = jobs.restart_outbox(s, entry.job_id)
+            if not start:
+                send = list(s.scalars(select(JobResult.directory_id).where(
+                    JobResult.job_id == entry.job_id, JobResult.status == "pending")))
         entry.state = "replayed"
         entry.state_changed_at = func.now()
         history.record(s, "dlq_replayed", job_id=entry.job_id, directory_id=entry.directory_id,
-                       dead_letter_id=dl_id, task=entry.task_name)
+                       dead_letter_id=dl_id, task=entry.task_name, forced=force, sent=len(send), started=start)
     handoff.withdraw_dead_letter(dl_id)
-    if entry.directory_id and entry.job_id:
-        handoff.send_submissions(entry.job_id, [entry.directory_id], queue)
-    elif entry.job_id:
-        with db.session() as s:
-            pending = list(s.scalars(select(JobResult.directory_id).where(
-                JobResult.job_id == entry.job_id, JobResult.status == "pending")))
-        handoff.send_submissions(entry.job_id, pending, queue)
+    if entry.job_id is not None and queue:
+        if start:
+            handoff.send_job(entry.job_id, queue)
+        elif send:
+            handoff.send_submissions(entry.job_id, send, queue)
     return entry
 
 
-def replay_all(handoff: Handoff, *, task: str | None = None, limit: int = 1000) -> list[int]:
+def replay_all(handoff: Handoff, *, task: str | None = None, limit: int = 1000, force: bool = False) -> list[int]:
     ids = [e.id for e in list_entries(state="open", limit=limit) if task is None or e.task_name == task]
     done = []
     for dl_id in ids:
         try:
-            replay(dl_id, handoff)
+            replay(dl_id, handoff, force=force)
             done.append(dl_id)
         except ConflictError:
             continue

@@ -20,8 +20,9 @@ class Handoff(Protocol):
     def send_submissions(self, job_id: uuid.UUID | str, directory_ids: Iterable[str], queue: str) -> int:
         """Queue one submission per directory; returns how many were sent."""
 
-    def job_in_broker(self, queue: str, job_id: str) -> bool:
-        """Whether a queued, not yet delivered, message for ``job_id`` waits in ``queue``."""
+    def queued_jobs(self, queues: list[str], limit: int) -> tuple[set[str], bool]:
+        """Job ids with a message waiting in ``queues``, reading at most ``limit``
+        messages; the flag is False when not every message could be read."""
 
     def publish_dead_letter(self, payload: bytes) -> None:
         """Append a dead letter's copy to the ``dead_letter`` list (Flower counts it)."""

@@ -6,22 +6,30 @@ for ``stale_after_s``, or at once when it ran on this very host and its process 
 gone (the kernel already knows; no need to wait for the threshold). The stale sweep
 (:mod:`directorybolt.recovery.sweep`) acts on what this module finds.
 
-A worker is named ``host:pid``; :func:`parse_worker_id` is the one reader of that form.
+A worker is named ``host:pid:nonce``, the nonce drawn at every process start (a
+restarted container reuses its hostname and small pids); :func:`parse_worker_id` is
+the one reader of that form.
+
+Liveness is judged on the database's clock, and a lapsed heartbeat is first only a
+suspicion: a later sweep, ``death_confirm_s`` after the first, confirms the death if no
+beat came in between. After a PostgreSQL outage longer than ``stale_after_s`` every
+worker's beat has lapsed, but they all beat again within ``heartbeat_interval_s`` of
+its end, so nobody alive is declared dead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psutil
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from directorybolt.core.settings import get_settings
@@ -31,19 +39,36 @@ from directorybolt.store.services import redis_client
 
 log = logging.getLogger(__name__)
 
-RESERVED_KEY = "dbolt:reserved:{job}:{directory}"
+RESERVED_KEY = "dbolt:reserved:{host}"
+#: At most this many reservation notes are kept per host.
+RESERVED_KEEP = 10_000
+DRAINING_KEY = "dbolt:draining:{host}:{pid}"
+#: How long a child trusts its last look at the draining flag.
+DRAIN_CHECK_S = 0.5
+
+_nonce = secrets.token_hex(3)
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_nonce}"
 
 
 def parse_worker_id(worker: str | None) -> tuple[str, int] | None:
-    """(host, pid) of a ``host:pid`` worker id; None for anything else."""
-    if not worker or ":" not in worker:
+    """(host, pid) of a ``host:pid:nonce`` (or older ``host:pid``) worker id; None for
+    anything else."""
+    parts = (worker or "").split(":")
+    if len(parts) == 3:
+        parts = parts[:2]
+    if len(parts) != 2 or not parts[0] or not parts[1].isdigit():
         return None
-    host, _, pid = worker.rpartition(":")
-    return (host, int(pid)) if pid.isdigit() else None
+    return parts[0], int(parts[1])
+
+
+def begin_drain() -> None:
+    """Called in a worker's main process when a warm shutdown starts: its pool children
+    hand back work they have not sent yet instead of starting it."""
+    redis_client().set(DRAINING_KEY.format(host=socket.gethostname(), pid=os.getpid()), "1",
+                       ex=int(get_settings().task_time_limit_s * 2))
 
 
 class Heartbeat:
@@ -54,6 +79,8 @@ class Heartbeat:
         self.worker_id = worker_id()
         self.job_id: uuid.UUID | None = None
         self.directory_id: str | None = None
+        self._draining = False
+        self._drain_checked = -DRAIN_CHECK_S
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="directorybolt-heartbeat", daemon=True)
 
@@ -66,6 +93,20 @@ class Heartbeat:
 
     def is_dead_here(self, other: str | None) -> bool:
         return is_dead_here(other)
+
+    def draining(self) -> bool:
+        """Whether this process or its parent (the pool's main process) is shutting down."""
+        now = time.monotonic()
+        if now - self._drain_checked < DRAIN_CHECK_S:
+            return self._draining
+        host = socket.gethostname()
+        keys = [DRAINING_KEY.format(host=host, pid=pid) for pid in (os.getpid(), os.getppid())]
+        try:
+            self._draining = any(redis_client().mget(keys))
+        except Exception as exc:  # no broker: keep working; the sweep covers a worker that dies
+            log.warning("could not read the draining flag: %s", exc)
+        self._drain_checked = now
+        return self._draining
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -90,6 +131,7 @@ class Heartbeat:
                     index_elements=[WorkerHeartbeat.worker_id],
                     set_={
                         "last_heartbeat": text("now()"),
+                        "suspected_at": None,
                         "current_job_id": stmt.excluded.current_job_id,
                         "current_directory_id": stmt.excluded.current_directory_id,
                     },
@@ -114,8 +156,9 @@ def current() -> Heartbeat:
 
 
 def _forget_after_fork() -> None:
-    global _heartbeat
+    global _heartbeat, _nonce
     _heartbeat = None
+    _nonce = secrets.token_hex(3)
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -137,63 +180,89 @@ def _pid_alive(pid: int, started_before: datetime | None = None) -> bool:
 
 
 def is_dead_here(worker: str | None, started_before: datetime | None = None) -> bool:
-    """True only when ``worker`` ran on this host and its process is gone."""
+    """True only when ``worker`` ran on this host and its process is gone (including an
+    earlier process that had this very pid)."""
     parsed = parse_worker_id(worker)
     if parsed is None:
         return False
     host, pid = parsed
-    return host == socket.gethostname() and not _pid_alive(pid, started_before)
+    if host != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return worker != worker_id()
+    return not _pid_alive(pid, started_before)
 
 
 def note_reserved(job_id: str, directory_id: str) -> None:
     """Remember which worker process took a submission from the broker. One that dies
     between taking the message and claiming the row leaves the message unacknowledged
     in Redis, where only the visibility timeout (15 min) would bring it back; with this
-    the sweep re-sends it as soon as it sees the process gone."""
-    redis_client().set(RESERVED_KEY.format(job=job_id, directory=directory_id),
-                       f"{worker_id()}@{time.time():.0f}", ex=get_settings().visibility_timeout_s)
+    the sweep on the same host re-sends it as soon as it sees the process gone. One
+    sorted set per host, trimmed by age and size, so the sweep reads a bounded list."""
+    now = time.time()
+    key = RESERVED_KEY.format(host=socket.gethostname())
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.zadd(key, {f"{worker_id()}|{job_id}|{directory_id}": now})
+    pipe.zremrangebyscore(key, "-inf", now - get_settings().visibility_timeout_s)
+    pipe.zremrangebyrank(key, 0, -RESERVED_KEEP - 1)
+    pipe.execute()
 
 
-def reserved_by_dead(rows: list[Any]) -> list[Any]:
-    """The rows (with ``job_id``, ``directory_id``) whose message was taken by a process
-    of this host that is gone."""
-    if not rows:
-        return []
-    owners = redis_client().mget([RESERVED_KEY.format(job=r.job_id, directory=r.directory_id) for r in rows])
-    dead = []
-    for r, owner in zip(rows, owners, strict=True):
-        worker, _, since = (owner or b"").decode().partition("@")
-        if since.isdigit() and is_dead_here(worker, datetime.fromtimestamp(int(since), UTC)):
-            dead.append(r)
+def reserved_by_dead() -> dict[str, str]:
+    """``"job|directory" -> note`` for submissions taken on this host by a process that
+    is gone (the sweep still checks, by a guarded write, that the row is pending)."""
+    key = RESERVED_KEY.format(host=socket.gethostname())
+    dead: dict[str, str] = {}
+    for raw, since in redis_client().zrange(key, 0, -1, withscores=True):
+        member = raw.decode()
+        worker, _, pair = member.partition("|")
+        if is_dead_here(worker, datetime.fromtimestamp(since, UTC)):
+            dead[pair] = member
     return dead
 
 
-def forget_reserved(pairs: list[tuple[uuid.UUID, list[str]]]) -> None:
-    keys = [RESERVED_KEY.format(job=job_id, directory=d) for job_id, dirs in pairs for d in dirs]
-    if keys:
-        redis_client().delete(*keys)
+def forget_reserved(notes: list[str]) -> None:
+    if notes:
+        redis_client().zrem(RESERVED_KEY.format(host=socket.gethostname()), *notes)
 
 
-def dead_workers(session: Any, cutoff: datetime) -> set[str]:
-    """Workers whose heartbeat lapsed, plus those on this host whose process is gone."""
+_SUSPECT = text(
+    """
+    UPDATE worker_heartbeats SET suspected_at = now()
+    WHERE suspected_at IS NULL AND last_heartbeat < now() - make_interval(secs => :stale)
+    """
+)
+
+_WORKERS = text(
+    """
+    SELECT worker_id, hostname, pid, started_at,
+           last_heartbeat < now() - make_interval(secs => :stale)
+             AND suspected_at <= now() - make_interval(secs => :confirm) AS confirmed
+    FROM worker_heartbeats
+    """
+)
+
+
+def judge_workers() -> set[str]:
+    """Workers confirmed dead: suspected by an earlier sweep with no beat since, or on
+    this host with their process gone (no need to wait when the kernel already knows).
+    Runs in its own short transaction, before the sweep touches any result row."""
+    s = get_settings()
     here = socket.gethostname()
     dead: set[str] = set()
-    for wid, host, pid, last, started in session.execute(
-        select(WorkerHeartbeat.worker_id, WorkerHeartbeat.hostname, WorkerHeartbeat.pid,
-               WorkerHeartbeat.last_heartbeat, WorkerHeartbeat.started_at)
-    ):
-        if last < cutoff or (host == here and not _pid_alive(pid, started)):
-            dead.add(wid)
+    with db.session() as session:
+        session.execute(_SUSPECT, {"stale": s.stale_after_s})
+        for r in session.execute(_WORKERS, {"stale": s.stale_after_s, "confirm": s.death_confirm_s}):
+            if r.confirmed or (r.hostname == here and not _pid_alive(r.pid, r.started_at)):
+                dead.add(r.worker_id)
     return dead
 
 
-def known_workers(session: Any) -> set[str]:
-    return set(session.scalars(select(WorkerHeartbeat.worker_id)))
-
-
-def forget_workers(session: Any, workers: set[str]) -> None:
+def forget_workers(workers: set[str]) -> None:
+    """Drop the heartbeat rows of workers confirmed dead (their claims were recovered)."""
     if workers:
-        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id.in_(workers)))
+        with db.session() as session:
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id.in_(workers)))
 
 
 def prune_heartbeats() -> int:

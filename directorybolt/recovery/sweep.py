@@ -1,31 +1,39 @@
-"""The stale-job sweep: recovery of work a dead worker left behind (this module owns
-it, as rq's ``StartedJobRegistry.cleanup`` does).
+"""The stale sweep: recovery of work a dead worker left behind, and the jobs' outbox
+(this module owns both, as rq's ``StartedJobRegistry.cleanup`` owns its registry).
 
-It looks for results ``submitting`` under a worker that is dead
-(:mod:`directorybolt.recovery.liveness`), retries whose time passed long ago, and
-pending results of a quiet job that no longer exist in the broker. Those are re-sent
-(idempotency makes that safe), the job's ``requeue_count`` grows, and after
-``max_requeues`` the job is dead-lettered and failed instead of looping forever.
+It looks, in bounded batches and on the database's clock, for results ``submitting``
+under a worker that is dead (:mod:`directorybolt.recovery.liveness`), retries whose
+time passed long ago, pending results of a quiet job that are no longer in the broker,
+and pending jobs whose fan-out message never reached the broker (the outbox). It
+decides on a snapshot, so every write is a guarded transition
+(:mod:`directorybolt.lifecycle.results`) that names what it saw: when a worker claimed
+the row since, the write does nothing and nothing is re-sent. Many sweeps may run at
+once (Beat, and every worker at start-up): each row is won by one of them.
 
-A result whose form was already sent (``committed_at`` set) when its worker died is
-never re-sent: the directory may have the listing, so it becomes ``needs_review``.
+A result whose form was already sent (``committed_at``) is never re-sent: the
+directory may have the listing, so it becomes ``needs_review``. Each result row has
+its own requeue budget (``max_requeues``): a row that used it up fails on its own and
+is dead-lettered; the rest of its job carries on. Messages, dead-letter copies and
+Sentry events go out only after the transaction that decided them has committed.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text
 
+from directorybolt.core.queues import PROCESS_JOB, SUBMIT_DIRECTORY, submission_queues
 from directorybolt.core.settings import get_settings
 from directorybolt.lifecycle import results
 from directorybolt.recovery import dlq, liveness
 from directorybolt.recovery.handoff import Handoff
 from directorybolt.store import db, history
-from directorybolt.store.models import Job, JobResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,123 +42,171 @@ class SweepReport:
     interrupted: list[tuple[str, str]] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
     dead_workers: list[str] = field(default_factory=list)
+    outbox: list[str] = field(default_factory=list)
+    #: Quiet rows or pending jobs left for the next sweep: the broker holds more messages
+    #: than one sweep reads, so absence from it could not be proven.
+    deferred: int = 0
 
 
-def sweep_stale_jobs(handoff: Handoff, *, now: datetime | None = None) -> SweepReport:
-    """Requeue what dead workers left behind, through ``handoff`` (which also tells
-    whether the broker still holds a message for a quiet job)."""
+# Only rows that may be lost, on the database's clock; the LIMIT bounds one sweep.
+_CANDIDATES = text(
+    """
+    SELECT r.job_id, r.directory_id, r.status, r.worker_id, r.attempts, r.requeues,
+           r.committed_at IS NOT NULL AS committed, r.retry_at IS NOT NULL AS has_retry, j.queue, j.tier,
+           CASE
+             WHEN r.status = 'submitting' AND r.worker_id = ANY(CAST(:dead AS text[])) THEN 'dead_worker'
+             WHEN r.status = 'submitting' AND r.claimed_at < now() - make_interval(secs => :overdue) THEN 'overdue'
+             WHEN r.status = 'submitting' THEN 'unknown_worker'
+             WHEN r.retry_at IS NOT NULL THEN 'retry_overdue'
+             ELSE 'quiet'
+           END AS reason
+    FROM job_results r JOIN jobs j ON j.id = r.job_id
+    WHERE j.status = 'in_progress' AND (
+        (r.status = 'submitting' AND (
+            r.worker_id = ANY(CAST(:dead AS text[]))
+            OR r.claimed_at < now() - make_interval(secs => :overdue)
+            OR (r.claimed_at < now() - make_interval(secs => :stale)
+                AND NOT EXISTS (SELECT 1 FROM worker_heartbeats w WHERE w.worker_id = r.worker_id))))
+        OR (r.status = 'pending' AND r.retry_at < now() - make_interval(secs => :stale))
+        OR (r.status = 'pending' AND r.retry_at IS NULL
+            AND (j.last_heartbeat IS NULL OR j.last_heartbeat < now() - make_interval(secs => :stale)))
+        OR (r.status = 'pending' AND r.retry_at IS NULL AND (r.job_id::text || '|' || r.directory_id) = ANY(:orphans))
+    )
+    ORDER BY r.id
+    LIMIT :batch
+    """
+)
+
+_STUCK_JOBS = text(
+    """
+    SELECT id, queue, tier, version, requeue_count FROM jobs
+    WHERE status = 'pending' AND requeue_count <= :max_requeues
+      AND COALESCE(enqueued_at, created_at) < now() - make_interval(secs => :after)
+    ORDER BY created_at
+    LIMIT :batch
+    """
+)
+
+_OUTBOX_SEND = text(
+    """
+    UPDATE jobs SET enqueued_at = now(), requeue_count = requeue_count + 1, version = version + 1,
+        status_note = CASE WHEN requeue_count + 1 > :max_requeues
+                           THEN 'not started: the fan-out was queued too often; dead-lettered'
+                           ELSE status_note END
+    WHERE id = :id AND status = 'pending' AND version = :version
+    RETURNING requeue_count
+    """
+)
+
+
+@dataclass
+class _Plan:
+    """What one sweep decided, to act on after its commits."""
+
+    sends: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)
+    jobs: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    letters: list[dlq.Pending] = field(default_factory=list)
+    orphans_seen: list[str] = field(default_factory=list)
+
+
+def sweep_stale_jobs(handoff: Handoff) -> SweepReport:
+    """Recover lost work through ``handoff`` (which also tells what the broker holds)."""
     s = get_settings()
-    now = now or datetime.now(UTC)
-    cutoff = now - timedelta(seconds=s.stale_after_s)
-    # No task holds a claim longer than its hard time limit: an older claim is orphaned.
-    claim_cutoff = now - timedelta(seconds=s.task_time_limit_s + s.stale_after_s)
     report = SweepReport()
-    to_send: list[tuple[uuid.UUID, str, list[str]]] = []
+    dead = liveness.judge_workers()
+    report.dead_workers = sorted(dead)
+    orphans = liveness.reserved_by_dead()
+    params = {"dead": sorted(dead), "stale": s.stale_after_s, "batch": s.sweep_batch,
+              "overdue": s.task_time_limit_s + s.stale_after_s, "orphans": sorted(orphans)}
     with db.session() as session:
-        dead = liveness.dead_workers(session, cutoff)
-        report.dead_workers = sorted(dead)
-        rows = session.execute(
-            select(JobResult.job_id, JobResult.directory_id, JobResult.status, JobResult.worker_id,
-                   JobResult.claimed_at, JobResult.retry_at, JobResult.committed_at, Job.last_heartbeat, Job.queue)
-            .join(Job, Job.id == JobResult.job_id)
-            .where(Job.status == "in_progress", JobResult.status.in_(("pending", "submitting")))
-        ).all()
-        known = liveness.known_workers(session)
-        lost: dict[uuid.UUID, list[Any]] = {}
-        quiet_pending: dict[uuid.UUID, list[Any]] = {}
-        orphaned = liveness.reserved_by_dead([r for r in rows if r.status == "pending" and r.retry_at is None])
-        for r in orphaned:
-            lost.setdefault(r.job_id, []).append(r)
-        taken = {(r.job_id, r.directory_id) for r in orphaned}
-        for r in rows:
-            if (r.job_id, r.directory_id) in taken:
-                continue
-            if r.status == "submitting":
-                unknown = r.worker_id not in known and (r.claimed_at is None or r.claimed_at < cutoff)
-                overdue = r.claimed_at is not None and r.claimed_at < claim_cutoff
-                if r.worker_id in dead or unknown or overdue:
-                    lost.setdefault(r.job_id, []).append(r)
-            elif r.retry_at is not None:
-                if r.retry_at < cutoff:
-                    lost.setdefault(r.job_id, []).append(r)
-            elif r.last_heartbeat is None or r.last_heartbeat < cutoff:
-                quiet_pending.setdefault(r.job_id, []).append(r)
-        for job_id, pend in quiet_pending.items():
-            if not handoff.job_in_broker(pend[0].queue, str(job_id)):
-                lost.setdefault(job_id, []).extend(pend)
-        for job_id, lost_rows in lost.items():
-            job = session.get(Job, job_id, with_for_update=True)
-            if job is None or job.status != "in_progress":
-                continue
-            if job.requeue_count >= s.max_requeues:
-                _give_up(session, job, lost_rows)
-                report.dead_lettered.append(str(job_id))
-                reason = f"requeued {job.requeue_count} times and still stale"
-                dlq.record_stale_job(session, job, handoff, reason=reason)
-                continue
-            resend: list[str] = []
-            for r in lost_rows:
-                if r.status == "submitting" and r.committed_at is not None:
-                    _mark_interrupted(session, job_id, r.directory_id)
-                    report.interrupted.append((str(job_id), r.directory_id))
-                else:
-                    resend.append(r.directory_id)
-            session.execute(
-                update(JobResult)
-                .where(JobResult.job_id == job_id, JobResult.directory_id.in_(resend))
-                .values(status="pending", worker_id=None, retry_at=None, claimed_at=None)
-            )
-            job.requeue_count += 1
-            job.last_heartbeat = now
-            reason = _reason(lost_rows, dead)
-            history.record(session, "job_requeued_stale", job_id=job_id, attempt=job.requeue_count,
-                           reason=reason, directories=resend)
-            results.finalize(session, job_id)
-            report.requeued[str(job_id)] = resend
-            to_send.append((job_id, job.queue, resend))
-        liveness.forget_workers(session, dead)
-    liveness.forget_reserved([(job_id, directory_ids) for job_id, _, directory_ids in to_send])
-    for job_id, queue, directory_ids in to_send:
-        handoff.send_submissions(job_id, directory_ids, queue)
+        rows = session.execute(_CANDIDATES, params).all()
+        stuck = session.execute(_STUCK_JOBS, {"max_requeues": s.max_requeues, "batch": s.sweep_batch,
+                                               "after": 2 * s.sweep_interval_s}).all()
+    queued: set[str] | None = None
+    quiet = [r for r in rows if r.reason == "quiet" and f"{r.job_id}|{r.directory_id}" not in orphans]
+    if quiet or stuck:
+        queued = _queued_jobs(handoff, s.sweep_broker_scan)
+    plan = _Plan()
+    for r in rows:
+        key = f"{r.job_id}|{r.directory_id}"
+        if r.reason == "quiet" and key not in orphans and (queued is None or str(r.job_id) in queued):
+            report.deferred += int(queued is None)
+            continue
+        why = "reserved by a worker that died" if key in orphans else r.reason.replace("_", " ")
+        _recover_row(r, why, plan, report)
+        if key in orphans:
+            plan.orphans_seen.append(key)
+    for j in stuck:
+        if queued is None or str(j.id) in queued:
+            report.deferred += int(queued is None)
+            continue
+        _outbox(j, plan, report)
+    done = orphans if len(rows) < s.sweep_batch else {k: orphans[k] for k in plan.orphans_seen}
+    liveness.forget_reserved(list(done.values()))
+    liveness.forget_workers(dead)
+    for job_id, directory_id, queue in plan.sends:
+        handoff.send_submissions(job_id, [directory_id], queue)
+    for job_id, queue in plan.jobs:
+        handoff.send_job(job_id, queue)
+    for letter in plan.letters:
+        letter.publish(handoff)
     return report
 
 
-def _reason(rows: list[Any], dead: set[str]) -> str:
-    parts = []
-    if any(r.status == "submitting" for r in rows):
-        workers = sorted({r.worker_id for r in rows if r.status == "submitting" and r.worker_id})
-        parts.append(f"worker heartbeat lapsed ({', '.join(workers) or 'unknown worker'})")
-    if any(r.status == "pending" and r.retry_at is not None for r in rows):
-        parts.append("retry overdue")
-    if any(r.status == "pending" and r.retry_at is None for r in rows):
-        parts.append("pending work missing from the broker or taken by a worker that died")
-    return "; ".join(parts)
+def _queued_jobs(handoff: Handoff, limit: int) -> set[str] | None:
+    """Job ids with a message waiting in a submission queue; None when the queues hold
+    more than one sweep may read (then absence proves nothing)."""
+    found, complete = handoff.queued_jobs(submission_queues(), limit)
+    return found if complete else None
 
 
-def _mark_interrupted(session: Any, job_id: uuid.UUID, directory_id: str) -> None:
-    session.execute(
-        update(JobResult)
-        .where(JobResult.job_id == job_id, JobResult.directory_id == directory_id)
-        .values(
-            status="needs_review",
-            error_category="interrupted",
-            error_message="the worker stopped after sending the form; check the directory before resubmitting",
-            finished_at=text("now()"),
-        )
-    )
-    history.record(session, "submission_interrupted", job_id=job_id, directory_id=directory_id)
+def _recover_row(r: Any, why: str, plan: _Plan, report: SweepReport) -> None:
+    s = get_settings()
+    with db.session() as session:
+        if r.status == "submitting" and r.committed:
+            done = results.finish(
+                session, r.job_id, r.directory_id, status="needs_review", owner=r.worker_id, attempt=r.attempts,
+                committed=True, category="interrupted", event="submission_interrupted",
+                message="the worker stopped after sending the form; check the directory before resubmitting",
+                detail={"reason": why})
+            if done is not None:
+                report.interrupted.append((str(r.job_id), r.directory_id))
+            return
+        if r.requeues >= s.max_requeues:
+            done = results.finish(
+                session, r.job_id, r.directory_id, status="failed", from_status=r.status, owner=r.worker_id,
+                attempt=r.attempts, requeues=r.requeues, committed=False, category="stale",
+                message=f"lost {r.requeues + 1} times ({why}); given up", event="submission_given_up",
+                detail={"reason": why, "requeues": r.requeues})
+            if done is not None:
+                plan.letters.append(dlq.record(
+                    session, task_name=SUBMIT_DIRECTORY, args=[str(r.job_id), r.directory_id],
+                    kwargs={"tier_queue": r.queue}, queue=r.queue, tier=r.tier, job_id=r.job_id,
+                    directory_id=r.directory_id, exception_type="StaleSubmission", attempts=r.attempts,
+                    message=f"requeued {r.requeues} times and lost again ({why})"))
+                report.dead_lettered.append(f"{r.job_id}/{r.directory_id}")
+            return
+        queue = results.requeue(session, r.job_id, r.directory_id, from_status=r.status, owner=r.worker_id,
+                                attempt=r.attempts, requeues=r.requeues, reason=why)
+    if queue is not None:
+        plan.sends.append((r.job_id, r.directory_id, queue))
+        report.requeued.setdefault(str(r.job_id), []).append(r.directory_id)
 
 
-def _give_up(session: Any, job: Job, rows: list[Any]) -> None:
-    session.execute(
-        update(JobResult)
-        .where(JobResult.job_id == job.id, JobResult.status.in_(("pending", "submitting")))
-        .values(status="failed", error_category="stale", error_message="abandoned after repeated worker loss",
-                finished_at=text("now()"))
-    )
-    results.finalize(session, job.id)
-    session.execute(
-        update(Job).where(Job.id == job.id).values(status="failed", status_note="dead-lettered: stale too often")
-        .execution_options(synchronize_session=False)
-    )
-    history.record(session, "job_dead_lettered", job_id=job.id, requeues=job.requeue_count)
+def _outbox(j: Any, plan: _Plan, report: SweepReport) -> None:
+    s = get_settings()
+    with db.session() as session:
+        sent = session.execute(_OUTBOX_SEND, {"id": j.id, "version": j.version,
+                                              "max_requeues": s.max_requeues}).one_or_none()
+        if sent is None:
+            return
+        if sent.requeue_count > s.max_requeues:
+            plan.letters.append(dlq.record(
+                session, task_name=PROCESS_JOB, args=[str(j.id)], kwargs={"tier_queue": j.queue}, queue=j.queue,
+                tier=j.tier, job_id=j.id, directory_id=None, exception_type="JobNeverStarted",
+                attempts=j.requeue_count, message=f"the fan-out was queued {j.requeue_count} times and never ran"))
+            report.dead_lettered.append(str(j.id))
+            return
+        history.record(session, "job_enqueued_by_outbox", job_id=j.id, attempt=sent.requeue_count)
+    plan.jobs.append((j.id, j.queue))
+    report.outbox.append(str(j.id))

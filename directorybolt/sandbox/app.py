@@ -2,10 +2,15 @@
 benchmark ever contacts a real directory.
 
 It records every accepted submission, so tests can count them per (directory,
-business) and catch a duplicate, and it counts every attempt, failed ones too,
-because the failure knobs (transient 500s, a 429 on the first try) are decided per
-listing. Knobs are set at run time through ``POST /_control``, so one server serves
-a whole test session.
+business) and catch a duplicate, and it counts every attempt, failed ones too.
+
+The failing flows (transient 500s, a 429 on the first try, a broken site) fail where
+``fail_at`` says: ``page`` (default) when the form page is loaded, so the failure
+comes before the form is sent and a retry is safe, counted per directory; ``submit``
+when the form is posted, counted per listing, so a test can make the site fail after
+the form was sent (an ambiguous outcome that must never be re-sent automatically).
+Knobs are set at run time through ``POST /_control``, so one server serves a whole
+test session.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ FORM_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: The attempt counter of a failing flow's form page (``fail_at = "page"``) is kept
+#: under this name in place of a business name.
+PAGE_LOAD = "(page)"
 
 
 class SandboxState:
@@ -53,7 +61,7 @@ class SandboxState:
     """
 
     def __init__(self, *, slow_delay: float = 1.0, transient_failures: int = 1, retry_after: int = 1,
-                 broken_mode: str = "fail") -> None:
+                 broken_mode: str = "fail", fail_at: str = "page") -> None:
         self.lock = threading.Lock()
         self.submissions: list[dict[str, Any]] = []
         self.attempts: Counter[tuple[str, str]] = Counter()
@@ -61,25 +69,27 @@ class SandboxState:
         self.transient_failures = transient_failures
         self.retry_after = retry_after
         self.broken_mode = broken_mode
+        self.fail_at = fail_at
 
     def controls(self) -> dict[str, Any]:
         with self.lock:
             return {"slow_delay": self.slow_delay, "transient_failures": self.transient_failures,
-                    "retry_after": self.retry_after, "broken_mode": self.broken_mode}
+                    "retry_after": self.retry_after, "broken_mode": self.broken_mode, "fail_at": self.fail_at}
 
     def set_controls(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Apply the given knobs, all or none: a typo must fail loudly, not leave a test
         running against defaults it did not ask for. Raises ValueError with the reason."""
         checked: dict[str, Any] = {}
         for key, value in values.items():
-            if key == "broken_mode":
-                if value not in ("fail", "ok"):
-                    raise ValueError("broken_mode must be 'fail' or 'ok'")
+            choices = {"broken_mode": ("fail", "ok"), "fail_at": ("page", "submit")}
+            if key in choices:
+                if value not in choices[key]:
+                    raise ValueError(f"{key} must be one of {', '.join(choices[key])}")
                 checked[key] = value
                 continue
             limits = {"slow_delay": (float, 60), "transient_failures": (int, 1000), "retry_after": (int, 3600)}
             if key not in limits:
-                raise ValueError(f"unknown control {key!r}; known: broken_mode, {', '.join(limits)}")
+                raise ValueError(f"unknown control {key!r}; known: broken_mode, fail_at, {', '.join(limits)}")
             kind, top = limits[key]
             ok_type = isinstance(value, int | float) if kind is float else isinstance(value, int)
             if isinstance(value, bool) or not ok_type or not 0 <= value <= top:
@@ -155,6 +165,16 @@ def create_app(state: SandboxState | None = None) -> Starlette:
             return "Please prove you are not a robot"
         return None
 
+    def failure(directory: str, flow: str, n: int) -> Response | None:
+        """The flow's injected failure for its ``n``-th attempt, if any."""
+        if flow == "transient" and n <= state.transient_failures:
+            return error(directory, 500, "Temporary failure, please try again later")
+        if flow == "ratelimited" and n == 1:
+            return error(directory, 429, "Too many requests", {"Retry-After": str(state.retry_after)})
+        if flow == "broken" and state.broken_mode != "ok":
+            return error(directory, 500, "Internal server error")
+        return None
+
     async def accept(directory: str, flow: str, fields: dict[str, str]) -> Response:
         """The final POST of every flow: count it, inject the flow's failure, validate, record."""
         name_key, email_key, _ = FORM_KEYS[flow]
@@ -162,12 +182,9 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         n = state.attempt(directory, business)
         if flow == "slow":
             await asyncio.sleep(state.slow_delay)
-        if flow == "transient" and n <= state.transient_failures:
-            return error(directory, 500, "Temporary failure, please try again later")
-        if flow == "ratelimited" and n == 1:
-            return error(directory, 429, "Too many requests", {"Retry-After": str(state.retry_after)})
-        if flow == "broken" and state.broken_mode != "ok":
-            return error(directory, 500, "Internal server error")
+        failed = failure(directory, flow, n) if state.fail_at == "submit" else None
+        if failed is not None:
+            return failed
         reason = rejection(flow, fields)
         if reason:
             return error(directory, 400, reason)
@@ -186,6 +203,10 @@ def create_app(state: SandboxState | None = None) -> Starlette:
             if flow == "slow":
                 await asyncio.sleep(state.slow_delay)
             directory = directory_of(request)
+            if state.fail_at == "page" and flow in ("transient", "ratelimited", "broken"):
+                failed = failure(directory, flow, state.attempt(directory, PAGE_LOAD))
+                if failed is not None:
+                    return failed
             return _html(pages.plain_form(title(directory), f"/{directory}/submit"))
 
         async def submit(request: Request) -> Response:

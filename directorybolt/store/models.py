@@ -124,6 +124,8 @@ class Job(Base):
     requeue_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the outbox last published the job's fan-out (NULL: only the producer did).
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -151,6 +153,7 @@ class JobResult(Base):
     idempotency_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    requeues: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     error_category: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
     screenshot_path: Mapped[str | None] = mapped_column(String(1024))
@@ -168,8 +171,10 @@ class JobResult(Base):
     __table_args__ = (
         CheckConstraint(_in("status", RESULT_STATUSES), name="ck_job_results_status"),
         CheckConstraint("attempts >= 0", name="ck_job_results_attempts"),
+        CheckConstraint("requeues >= 0", name="ck_job_results_requeues"),
         UniqueConstraint("job_id", "directory_id", name="uq_job_results_job_directory"),
         Index("ix_job_results_job_status", "job_id", "status"),
+        Index("ix_job_results_open", "status", "id", postgresql_where=text("status IN ('pending', 'submitting')")),
     )
 
 
@@ -183,6 +188,9 @@ class WorkerHeartbeat(Base):
     current_directory_id: Mapped[str | None] = mapped_column(String(120))
     started_at: Mapped[datetime] = _now()
     last_heartbeat: Mapped[datetime] = _now()
+    #: Set by the sweep that first saw the beat lapse; a later sweep confirms the death
+    #: only if no beat came in between (a database outage alone kills nobody).
+    suspected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_worker_heartbeats_last", "last_heartbeat"),)
 

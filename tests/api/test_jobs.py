@@ -153,18 +153,21 @@ def test_customer_queue_for_staff(api, keys, customer_id):
     assert [j["id"] for j in pending_only.json()["jobs"]] == [str(waiting.id)]
 
 
-def test_broker_down_means_503_and_no_orphaned_job(start_api, keys, customer_id):
-    """The job is committed before .delay(); when the broker refuses it the job is
-    cancelled and its idempotency key freed, so the producer's retry starts clean."""
+def test_broker_down_means_503_and_the_job_waits_in_the_outbox(start_api, keys, customer_id):
+    """The job is committed before .delay(); when the broker refuses it nothing is
+    withdrawn: 503 names the job, the same Idempotency-Key finds it again, and the
+    outbox (tests/queueing/test_outbox.py) queues it once the broker is back."""
     server = start_api(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     headers = {**Keys.bearer(keys.producer), "Idempotency-Key": "while-down"}
     with server.client(timeout=30) as c:
         r = c.post("/api/jobs", json={"customer_id": customer_id, "tier": "pro"}, headers=headers)
+        again = c.post("/api/jobs", json={"customer_id": customer_id, "tier": "pro"}, headers=headers)
     assert r.status_code == 503, r.text
-    assert int(r.headers["Retry-After"]) > 0 and "retry" in r.json()["error"]
+    assert int(r.headers["Retry-After"]) > 0 and "queued automatically" in r.json()["error"]
     with db.session() as s:
         job = s.scalar(select(Job))
-        assert job.status == "cancelled" and job.idempotency_key is None
-        assert "broker" in job.status_note
+        assert job.status == "pending" and job.idempotency_key is not None
+    assert r.json()["job_id"] == str(job.id)
+    assert again.status_code == 200 and again.json()["job_id"] == str(job.id)
     log = server.log.read_text()
-    assert "Traceback" not in log and "not queued, cancelling it" in log
+    assert "Traceback" not in log and "the outbox will queue it" in log

@@ -16,7 +16,7 @@ from directorybolt.cli import seed
 from tests.conftest import ROOT
 from tests.execution.conftest import FAST
 
-CHAOS = {**FAST, "stale_after_s": 10, "sweep_interval_s": 3, "heartbeat_interval_s": 1}
+CHAOS = {**FAST, "stale_after_s": 10, "sweep_interval_s": 3, "heartbeat_interval_s": 1, "death_confirm_s": 2}
 MANY = [f"plain-{i}" for i in range(1, 21)] + ["plain", "select", "catalogstyle", "wizard"]
 
 

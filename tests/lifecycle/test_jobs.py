@@ -162,3 +162,89 @@ def test_same_idempotency_key_returns_same_job(customer_id):
     with db.session() as s:
         b, created_b = jobs.create_job(s, customer_id=customer_id, tier="pro", idempotency_key="order-1")
     assert a.id == b.id and created_a and not created_b
+
+
+# ---- issue 11, hole 9: the job row under concurrency -----------------------------------
+
+
+def test_two_deliveries_of_the_same_start_are_both_harmless(customer_id):
+    """Two process_job deliveries start the same job at the same moment: no ConflictError
+    (which was dead-lettered and alerted), one fan-out, rows created once."""
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        jid = job.id
+    barrier = threading.Barrier(2)
+    started: list[jobs.StartedJob] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            with db.session() as s:
+                s.execute(text("SELECT 1"))
+                barrier.wait(10)
+                started.append(jobs.start_job(s, jid))
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever happened
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(s.already_started for s in started) == [False, True]
+    with db.session() as s:
+        assert s.scalar(select(Job.status).where(Job.id == jid)) == "in_progress"
+        assert s.execute(text("SELECT count(*) FROM job_results WHERE job_id = :j"), {"j": jid}).scalar() == 2
+        events = s.execute(text("SELECT event FROM queue_history WHERE job_id = :j"), {"j": jid}).scalars().all()
+        assert events.count("job_started") == 1
+
+
+def test_every_write_to_a_job_moves_its_version(customer_id):
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        jid, v0 = job.id, job.version
+    with db.session() as s:
+        s.execute(text("UPDATE jobs SET last_heartbeat = now() WHERE id = :j"), {"j": jid})
+    with db.session() as s:
+        assert s.scalar(select(Job.version).where(Job.id == jid)) == v0 + 1
+
+
+def _record_all(jid: uuid.UUID, status: str = "submitted") -> list[str | None]:
+    finals = []
+    with db.session() as s:
+        rows = s.execute(select(JobResult.directory_id).where(JobResult.job_id == jid)).scalars().all()
+    for d in rows:
+        with db.session() as s:
+            got = results.claim(s, jid, d, "w:1:aa")
+            assert isinstance(got, results.Claimed)
+            done = results.finish(s, jid, d, status=status, owner="w:1:aa", attempt=got.attempt)
+            finals.append(done.final if done else "lost")
+    return finals
+
+
+def test_a_cancel_that_read_an_old_version_cannot_overwrite_completed(customer_id):
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        jobs.start_job(s, job.id)
+    with db.session() as s:
+        seen = s.scalar(select(Job.version).where(Job.id == job.id))
+    assert _record_all(job.id)[-1] == "completed"
+    with db.session() as s, pytest.raises(ConflictError):
+        jobs.transition(s, job.id, seen, status="cancelled")
+    with db.session() as s, pytest.raises(ConflictError, match="already completed"):
+        jobs.cancel(s, job.id)
+    with db.session() as s:
+        assert s.scalar(select(Job.status).where(Job.id == job.id)) == "completed"
+
+
+def test_history_of_one_job_reads_in_causal_order(customer_id):
+    with db.session() as s:
+        job, _ = jobs.create_job(s, customer_id=customer_id, tier="starter")
+        jobs.start_job(s, job.id)
+    _record_all(job.id)
+    with db.session() as s:
+        events = s.execute(text("SELECT event FROM queue_history WHERE job_id = :j ORDER BY id"),
+                           {"j": job.id}).scalars().all()
+    assert events[-1] == "job_completed", events
+    assert events.index("job_completed") > max(i for i, e in enumerate(events) if e == "submission_submitted")

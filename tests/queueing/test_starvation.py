@@ -1,43 +1,66 @@
-"""The starvation bound: old lower-tier messages are moved to the front."""
+"""The starvation bound: within one worker pool, messages that waited too long move to
+the front of the pool's highest queue, never into another pool's queues (hole 8)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import update
+import json
+import time
 
 from directorybolt.cli import seed
 from directorybolt.lifecycle import jobs
-from directorybolt.queueing import dispatch, starvation
+from directorybolt.queueing import dispatch, redis_layout, starvation
 from directorybolt.store import db
-from directorybolt.store.models import Job
 from directorybolt.store.services import redis_client
 from tests.recovery.test_sweep import DIRS
 
 
-def test_promote_starved_moves_old_lower_tier_messages_to_the_front(clean, settings_env):
+def _job(tier: str) -> str:
+    with db.session() as s:
+        j, _ = jobs.create_job(s, customer_id=seed.customer(), tier=tier)
+        return str(j.id)
+
+
+def test_old_starter_messages_move_within_the_standard_pool(clean, settings_env):
     settings_env(starvation_after_s=60, starvation_batch=2)
     seed.upsert_directories(DIRS)
-    cid = seed.customer()
-    with db.session() as s:
-        old, _ = jobs.create_job(s, customer_id=cid, tier="starter")
-        new, _ = jobs.create_job(s, customer_id=cid, tier="enterprise")
-        s.execute(update(Job).where(Job.id == old.id).values(created_at=datetime.now(UTC) - timedelta(minutes=30)))
-    dispatch.send_submissions(old.id, ["a", "b", "c"], "submissions.starter")
-    dispatch.send_submissions(new.id, ["a", "b", "c"], "submissions.enterprise")
-    moved = starvation.promote_starved()
-    assert moved == {"submissions.starter": 2}
+    old, busy = _job("starter"), _job("growth")
+    dispatch.send_submissions(old, ["a", "b", "c"], "submissions.starter")
+    dispatch.send_submissions(busy, ["a", "b", "c"], "submissions.growth")
+    later = time.time() + 120  # the starter messages have now waited 2 minutes
+    assert starvation.promote_starved(now=later) == {"submissions.starter": 2}
     r = redis_client()
-    assert r.llen("submissions.starter") == 1 and r.llen("submissions.enterprise") == 5
-    nxt = r.lindex("submissions.enterprise", -1)
-    assert str(old.id).encode() in nxt, "the promoted starter message is served next"
-    assert starvation.promote_starved() == {"submissions.starter": 1}
+    assert r.llen("submissions.starter") == 1 and r.llen("submissions.growth") == 5
+    assert r.llen("submissions.enterprise") == 0, "never onto the priority pool's queues"
+    assert old.encode() in r.lindex("submissions.growth", -1), "the promoted starter message is served next"
+    found, complete = redis_layout.queued_jobs(r, ["submissions.growth", "submissions.starter"], 100)
+    assert complete and old in found, "a moved message is still found by the sweep's broker scan"
+    assert starvation.promote_starved(now=later) == {"submissions.starter": 1}
+
+
+def test_enterprise_load_does_not_pull_starter_work_into_the_priority_pool(clean, settings_env):
+    settings_env(starvation_after_s=60)
+    seed.upsert_directories(DIRS)
+    dispatch.send_submissions(_job("starter"), ["a"], "submissions.starter")
+    dispatch.send_submissions(_job("enterprise"), ["a", "b"], "submissions.enterprise")
+    assert starvation.promote_starved(now=time.time() + 3600) == {}
+    assert redis_client().llen("submissions.starter") == 1
+
+
+def test_starvation_is_judged_by_how_long_the_message_waited_not_the_job_age(clean, settings_env):
+    settings_env(starvation_after_s=60)
+    seed.upsert_directories(DIRS)
+    old_job = _job("starter")  # however old the job, its message was sent just now
+    dispatch.send_submissions(old_job, ["a"], "submissions.starter")
+    dispatch.send_submissions(_job("growth"), ["a"], "submissions.growth")
+    assert starvation.promote_starved() == {}
+    raw = redis_client().lindex("submissions.starter", -1)
+    sent = json.loads(raw)["headers"][redis_layout.SENT_AT_HEADER]
+    assert abs(sent - time.time()) < 30
+    assert starvation.promote_starved(now=sent + 61) == {"submissions.starter": 1}
 
 
 def test_no_promotion_when_higher_tiers_are_idle(clean, settings_env):
     settings_env(starvation_after_s=0)
     seed.upsert_directories(DIRS)
-    with db.session() as s:
-        j, _ = jobs.create_job(s, customer_id=seed.customer(), tier="starter")
-    dispatch.send_submissions(j.id, ["a"], "submissions.starter")
-    assert starvation.promote_starved() == {}
+    dispatch.send_submissions(_job("starter"), ["a"], "submissions.starter")
+    assert starvation.promote_starved(now=time.time() + 3600) == {}

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from directorybolt.cli import main, seed
 from directorybolt.core.errors import ConflictError, NotFound, SiteUnavailable
@@ -87,3 +87,25 @@ def test_cli_list_show_replay_purge(failed):
     out = r.invoke(main, ["dlq", "purge", "--older-than", "0"])
     assert out.exit_code == 0 and "purged 0" in out.output
     assert r.invoke(main, ["dlq", "show", "999999"]).exit_code == 1
+
+
+def test_replay_of_a_submission_whose_form_was_sent_needs_force(failed):
+    """Hole 3: a dead letter of a submission that failed after its form was sent is not
+    re-sent by a plain replay (the directory may list the customer already)."""
+    from sqlalchemy import update
+
+    job_id, dl_id = failed
+    with db.session() as s:
+        s.execute(update(JobResult).where(JobResult.job_id == job_id, JobResult.directory_id == "a")
+                  .values(committed_at=func.now()))
+    with pytest.raises(ConflictError, match="--force"):
+        dlq.replay(dl_id, HANDOFF)
+    out = CliRunner().invoke(main, ["dlq", "replay", str(dl_id)])
+    assert out.exit_code != 0 and "--force" in out.output and "Traceback" not in out.output
+    assert dlq.get(dl_id).state == "open" and redis_client().llen("submissions.growth") == 0
+    out = CliRunner().invoke(main, ["dlq", "replay", str(dl_id), "--force"])
+    assert out.exit_code == 0, out.output
+    with db.session() as s:
+        r = s.scalar(select(JobResult).where(JobResult.job_id == job_id, JobResult.directory_id == "a"))
+        assert (r.status, r.committed_at) == ("pending", None)
+    assert redis_client().llen("submissions.growth") == 1

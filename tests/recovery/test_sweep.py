@@ -31,17 +31,19 @@ DIRS = [
 
 
 class _AlwaysQueued(CeleryHandoff):
-    """The real handoff, except that every quiet job counts as still queued."""
+    """The real handoff, except that the broker looks too long to read: no quiet job can
+    be proven missing from it."""
 
-    def job_in_broker(self, queue: str, job_id: str) -> bool:
-        return True
+    def queued_jobs(self, queues: list[str], limit: int) -> tuple[set[str], bool]:
+        return set(), False
 
 
 HELD = _AlwaysQueued()
 
 
 @pytest.fixture
-def job(clean) -> uuid.UUID:
+def job(clean, settings_env) -> uuid.UUID:
+    settings_env(death_confirm_s=0)
     seed.upsert_directories(DIRS)
     with db.session() as s:
         j, _ = jobs.create_job(s, customer_id=seed.customer(), tier="starter")
@@ -84,8 +86,10 @@ def test_dead_local_pid_is_recovered_at_once(job):
     assert redis_client().llen("submissions.starter") == 1
     with db.session() as s:
         assert s.get(Job, job).requeue_count == 1
-        ev = s.scalar(select(QueueHistory).where(QueueHistory.event == "job_requeued_stale"))
-        assert "heartbeat lapsed" in ev.detail["reason"]
+        row = s.scalar(select(JobResult).where(JobResult.job_id == job, JobResult.directory_id == "a"))
+        assert row.requeues == 1 and row.worker_id is None
+        ev = s.scalar(select(QueueHistory).where(QueueHistory.event == "submission_requeued"))
+        assert ev.directory_id == "a" and ev.detail["reason"] == "dead worker"
         assert s.scalar(select(WorkerHeartbeat.worker_id)) is None, "dead worker's heartbeat pruned"
 
 
@@ -113,24 +117,30 @@ def test_form_already_sent_becomes_needs_review_not_a_resubmission(job):
 
 def test_quiet_job_missing_from_broker_is_resent_but_queued_one_is_not(job):
     _age_job(job, 600)
-    assert sweep.sweep_stale_jobs(HELD).requeued == {}
+    unread = sweep.sweep_stale_jobs(HELD)
+    assert unread.requeued == {} and unread.deferred == 3, "an unread broker proves nothing: left for later"
     report = sweep.sweep_stale_jobs(HANDOFF)  # the real broker check: nothing queued for it
     assert sorted(report.requeued[str(job)]) == ["a", "b", "c"]
     _age_job(job, 600)
     assert sweep.sweep_stale_jobs(HANDOFF).requeued == {}, "its messages are in the broker now"
 
 
-def test_after_three_requeues_the_job_is_dead_lettered_and_failed(job):
+def test_a_row_that_used_up_its_own_requeues_fails_alone(job):
+    """The budget belongs to the row: the job's other rows go on (hole 5)."""
     with db.session() as s:
-        s.execute(update(Job).where(Job.id == job).values(requeue_count=3))
+        s.execute(update(Job).where(Job.id == job).values(requeue_count=7))  # the job's total does not matter
+        s.execute(update(JobResult).where(JobResult.job_id == job, JobResult.directory_id == "a").values(requeues=3))
     _worker("elsewhere:4", "elsewhere", 4, age_s=300)
     _claim(job, "a", "elsewhere:4", ago_s=300)
+    _claim(job, "b", "elsewhere:4", ago_s=300)
     report = sweep.sweep_stale_jobs(HELD)
-    assert report.dead_lettered == [str(job)]
+    assert report.dead_lettered == [f"{job}/a"] and report.requeued == {str(job): ["b"]}
+    assert _statuses(job) == {"a": "failed", "b": "pending", "c": "pending"}
     with db.session() as s:
-        assert s.get(Job, job).status == "failed"
+        assert s.get(Job, job).status == "in_progress"
         dl = s.scalar(select(DeadLetter))
-        assert dl.job_id == job and dl.exception_type == "StaleJob" and dl.state == "open"
+        assert (dl.job_id, dl.directory_id, dl.exception_type, dl.state) == (job, "a", "StaleSubmission", "open")
+        assert dl.task_name == "tasks.submission.submit_directory"
     assert redis_client().llen("dead_letter") == 1
 
 
@@ -159,9 +169,9 @@ def test_heartbeat_thread_beats(job, settings_env):
 
 
 def _reserve(job_id: uuid.UUID, directory: str, pid: int) -> str:
-    key = liveness.RESERVED_KEY.format(job=job_id, directory=directory)
-    redis_client().set(key, f"{socket.gethostname()}:{pid}@{int(time.time())}")
-    return key
+    member = f"{socket.gethostname()}:{pid}:abc123|{job_id}|{directory}"
+    redis_client().zadd(liveness.RESERVED_KEY.format(host=socket.gethostname()), {member: time.time()})
+    return member
 
 
 def test_submission_taken_by_a_dead_worker_is_resent_at_once(job):
@@ -169,9 +179,10 @@ def test_submission_taken_by_a_dead_worker_is_resent_at_once(job):
     unacknowledged until the visibility timeout, so the sweep re-sends it now."""
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    key = _reserve(job, "a", gone.pid)
-    _reserve(job, "b", os.getpid())
+    member = _reserve(job, "a", gone.pid)
+    _reserve(job, "b", os.getppid())
     report = sweep.sweep_stale_jobs(HELD)
     assert report.requeued == {str(job): ["a"]}
-    assert redis_client().get(key) is None, "forgotten once re-sent, so it is not re-sent twice"
+    notes = redis_client().zrange(liveness.RESERVED_KEY.format(host=socket.gethostname()), 0, -1)
+    assert member.encode() not in notes, "forgotten once re-sent, so it is not re-sent twice"
     assert sweep.sweep_stale_jobs(HELD).requeued == {}

@@ -45,7 +45,7 @@ def client(server: SandboxServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, trust_env=False, timeout=5) as c:
         c.delete("/_submissions")
         c.post("/_control", json={"slow_delay": 0.05, "transient_failures": 1, "retry_after": 1,
-                                  "broken_mode": "fail"})
+                                  "broken_mode": "fail", "fail_at": "page"})
         yield c
 
 
@@ -62,6 +62,7 @@ def test_health_and_index_link_every_directory(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("directory", DIRECTORIES)
 def test_form_page_loads_with_labelled_post_form(client: httpx.Client, directory: str) -> None:
+    client.post("/_control", json={"fail_at": "submit"})  # the failing flows' pages load too
     r = client.get(f"/{directory}/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert '<form method="post"' in r.text.replace("'", '"')
@@ -103,8 +104,22 @@ def test_echoed_input_is_escaped(client: httpx.Client) -> None:
     assert "<script>alert" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
 
 
+def test_failing_pages_fail_before_the_form_is_sent(client: httpx.Client) -> None:
+    """The default: the failure comes when the form page loads, so a retry is safe."""
+    client.post("/_control", json={"transient_failures": 2, "retry_after": 3})
+    assert [client.get("/transient/").status_code for _ in range(3)] == [500, 500, 200]
+    first = client.get("/ratelimited/")
+    assert first.status_code == 429 and first.headers["Retry-After"] == "3"
+    assert client.get("/ratelimited/").status_code == 200
+    assert [client.get("/broken/").status_code for _ in range(2)] == [500, 500]
+    assert client.post("/transient/submit", data=GOOD["plain"]).status_code == 200, "the post itself succeeds"
+    body = client.get("/_submissions").json()
+    assert body["counts"] == {"transient|bolt plumbing": 1}
+    assert body["attempts"]["transient|(page)"] == 3
+
+
 def test_transient_fails_k_times_per_listing_then_succeeds(client: httpx.Client) -> None:
-    client.post("/_control", json={"transient_failures": 2})
+    client.post("/_control", json={"transient_failures": 2, "fail_at": "submit"})
     statuses = [client.post("/transient/submit", data=GOOD["plain"]).status_code for _ in range(3)]
     assert statuses == [500, 500, 200]
     other = {**GOOD["plain"], "business_name": "Other Co"}
@@ -115,7 +130,7 @@ def test_transient_fails_k_times_per_listing_then_succeeds(client: httpx.Client)
 
 
 def test_ratelimited_answers_429_with_retry_after_once(client: httpx.Client) -> None:
-    client.post("/_control", json={"retry_after": 3})
+    client.post("/_control", json={"retry_after": 3, "fail_at": "submit"})
     first = client.post("/ratelimited/submit", data=GOOD["plain"])
     assert first.status_code == 429 and first.headers["Retry-After"] == "3"
     assert client.post("/ratelimited/submit", data=GOOD["plain"]).status_code == 200
@@ -123,6 +138,7 @@ def test_ratelimited_answers_429_with_retry_after_once(client: httpx.Client) -> 
 
 
 def test_broken_always_500_until_switched_ok(client: httpx.Client) -> None:
+    client.post("/_control", json={"fail_at": "submit"})
     assert [client.post("/broken/submit", data=GOOD["plain"]).status_code for _ in range(3)] == [500] * 3
     assert counts(client) == {}
     assert client.post("/_control", json={"broken_mode": "ok"}).json()["broken_mode"] == "ok"
@@ -190,11 +206,12 @@ def test_submissions_filter_counts_and_delete(client: httpx.Client) -> None:
 
 def test_control_sets_reports_and_rejects(client: httpx.Client, server: SandboxServer) -> None:
     got = client.post("/_control", json={"slow_delay": 0.2, "transient_failures": 2, "retry_after": 5}).json()
-    assert got == {"slow_delay": 0.2, "transient_failures": 2, "retry_after": 5, "broken_mode": "fail"}
+    assert got == {"slow_delay": 0.2, "transient_failures": 2, "retry_after": 5, "broken_mode": "fail",
+                   "fail_at": "page"}
     assert client.get("/_control").json() == got
     assert (server.state.slow_delay, server.state.transient_failures) == (0.2, 2)
-    for bad in ({"broken_mode": "maybe"}, {"retry_after": -1}, {"transient_failures": 1.5}, {"slowdelay": 1},
-                {"slow_delay": True}, {"slow_delay": 0.1, "retry_after": "x"}):
+    for bad in ({"broken_mode": "maybe"}, {"fail_at": "later"}, {"retry_after": -1}, {"transient_failures": 1.5},
+                {"slowdelay": 1}, {"slow_delay": True}, {"slow_delay": 0.1, "retry_after": "x"}):
         r = client.post("/_control", json=bad)
         assert r.status_code == 400 and r.json()["error"], bad
     assert client.post("/_control", content=b"not json").status_code == 400
