@@ -26,7 +26,7 @@ import redis as redis_lib
 ROOT = Path(__file__).resolve().parents[1]
 CI = bool(os.environ.get("CI"))
 TABLES = (
-    "api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
+    "api_key_customers, api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
     "job_results, jobs, directories, customers"
 )
 

@@ -3,8 +3,9 @@
 with its own database pool and Redis clients, after it starts.
 
 Middleware, outermost first: metrics (so every answer is counted, refusals
-included) → request id and last-resort 500 → size, URL and content-type limits →
-FastAPI's routing, where authentication and rate limits are route dependencies.
+included) → request id and last-resort 500 → head, size, URL and content-type
+limits → rate limits and API keys (:mod:`directorybolt.api.auth`) → FastAPI's
+routing, which parses a body only after all of those passed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from directorybolt.api import errors, health, metrics, routes_admin, routes_jobs
+from directorybolt.api.auth import AuthMiddleware
 from directorybolt.api.errors import ErrorMiddleware
 from directorybolt.api.limits_middleware import RequestLimitsMiddleware
 from directorybolt.api.metrics import MetricsMiddleware
@@ -50,6 +52,7 @@ def create_app() -> FastAPI:
     for router in routers:
         app.include_router(router)
     # add_middleware puts each new layer outside the previous ones.
+    app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(MetricsMiddleware, routes=[route for router in routers for route in router.routes])

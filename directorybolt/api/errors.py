@@ -12,15 +12,17 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from directorybolt.api.routing import allowed_methods
 from directorybolt.core.errors import (
     ConfigurationError,
     ConflictError,
@@ -108,7 +110,10 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, message, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.scope))
+    return error_response(exc.status_code, message, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -125,6 +130,13 @@ async def _library_error(request: Request, exc: Exception) -> JSONResponse:
             headers = {"Retry-After": str(SERVICE_RETRY_AFTER_S)} if status == 503 else None
             return error_response(status, str(exc), headers)
     return _internal(request.scope, exc)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refused (too long for its column, out of range): the
+    input's fault, so a 422; the statement and its parameters stay out of the answer."""
+    log.warning("database refused a value in %s %s: %s", request.method, request.url.path, _first_line(exc))
+    return error_response(422, "a value is too long or out of range for what it is stored in")
 
 
 async def _service_down(request: Request, exc: Exception) -> JSONResponse:
@@ -160,8 +172,19 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DirectoryBoltError, _library_error)
+    app.add_exception_handler(sqlalchemy.exc.DataError, _data_error)
     for cls in SERVICE_ERRORS:
         app.add_exception_handler(cls, _service_down)
+
+
+def handler_for(app: Any, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+    """The app's exception handler for ``exc`` (by class, most specific first), for
+    middleware that runs outside the router's own error handling."""
+    handlers = getattr(app, "exception_handlers", {}) or {}
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 class ErrorMiddleware:

@@ -1,8 +1,13 @@
 """Producer routes: submit a job, read a job, read a customer's queue.
 
 Submitting goes through :func:`directorybolt.queueing.intake.accept`, the one path
-the CLI and the demo use too; a broker that refuses the job is a 503 with
-``Retry-After`` and nothing kept.
+the CLI and the demo use too; a broker that refuses the job, fails or hangs is a 503
+with ``Retry-After`` and nothing kept. It runs in a thread lane of its own
+(``SUBMIT_LANE``), so submissions waiting on a hung broker can never take the
+threads that reads (PostgreSQL only) need.
+
+A producer key sees only its tenant scope (:mod:`directorybolt.store.scopes`):
+another tenant's job or customer is a 404, worded as for one that does not exist.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -22,7 +28,7 @@ from directorybolt.core.errors import NotFound
 from directorybolt.core.profiles import BusinessProfile
 from directorybolt.lifecycle.reports import job_report
 from directorybolt.queueing import intake
-from directorybolt.store import db
+from directorybolt.store import db, scopes
 from directorybolt.store.apikeys import KeyInfo
 from directorybolt.store.models import JOB_STATUSES, Customer, Job
 
@@ -145,24 +151,32 @@ IdempotencyKey = Annotated[
 ]
 
 
+#: Threads for submissions (PostgreSQL and the broker); the server's default pool
+#: stays for everything else.
+SUBMIT_LANE = anyio.CapacityLimiter(16)
+
+
 @router.post("/jobs", status_code=202, response_model=JobAccepted,
              responses={200: {"model": JobAccepted, "description": "replay of an Idempotency-Key"},
                         409: {"description": "Idempotency-Key reused for a different request"}, **ERRORS})
-def submit_job(
+async def submit_job(
     body: JobRequest,
     key: KeyInfo = Depends(require("producer")),
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a job and queue it with ``.delay()``. 202 when created; 200 with the
-    same job when ``Idempotency-Key`` was seen before (keys are scoped to the API key)."""
-    accepted = intake.accept(intake.Order(
+    same job when ``Idempotency-Key`` was seen before with the same request (keys are
+    scoped to the API key); 409 when it was seen with a different one."""
+    order = intake.Order(
         tier=body.tier,
         customer_id=body.customer_id,
         customer=body.customer.model_dump(exclude_none=True) if body.customer is not None else None,  # type: ignore[union-attr]
         fast_track=body.fast_track,
         directories=body.directories,
         idempotency_key=f"{key.prefix}:{idempotency_key}" if idempotency_key else None,
-    ))
+        key=key if key.role != "staff" else None,
+    )
+    accepted = await anyio.to_thread.run_sync(intake.accept, order, limiter=SUBMIT_LANE)
     return _answer(accepted.job_id, accepted.status, accepted.queue, replayed=accepted.replayed)
 
 
@@ -181,6 +195,7 @@ def _answer(job_id: uuid.UUID, status: str, queue: str, *, replayed: bool) -> JS
 def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> JSONResponse:
     """Status, counters and one row per directory. Screenshots stay on the server;
     the answer only says whether one exists. (A ready response, as ``_answer``.)"""
+    scopes.require_job(key, job_id)
     report = job_report(job_id)
     staff = key.role == "staff"
     report["results"] = [

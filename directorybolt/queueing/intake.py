@@ -1,28 +1,41 @@
 """The one way a job is accepted: the API, the CLI and the demo all call :func:`accept`.
 
 A job is committed before it is handed to Celery, so a worker never receives the id
-of a row it cannot see yet. When the broker then refuses the message the job is
-cancelled and its idempotency key released, so the producer's retry creates it
-afresh instead of finding a job nobody will run.
+of a row it cannot see yet. When the broker then refuses the message, raises anything
+at all, or does not answer within ``api_publish_timeout_s`` (a hung Redis), the job
+is cancelled and its idempotency key released, so the producer's retry creates it
+afresh instead of finding a job nobody will run. A publish abandoned at its deadline
+may still land once Redis wakes up; its worker finds the job cancelled and does
+nothing. After a miss the broker is not tried for ``api_breaker_cooldown_s`` and
+producers get a 503 at once, before any row is written.
+
+A producer key (``Order.key``) works within its tenant scope
+(:mod:`directorybolt.store.scopes`): a customer it names must be in scope, one it
+creates is bound to it. An Idempotency-Key replays its job only for the same request
+(a digest of customer, tier, fast-track and directories); anything else is a 409.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from directorybolt.core.deadlines import BoundedCalls
 from directorybolt.core.errors import ConflictError, ServiceUnavailable
-from directorybolt.core.retries import SERVICE_ERRORS
-from directorybolt.core.settings import canonical_tier
+from directorybolt.core.settings import canonical_tier, get_settings
 from directorybolt.lifecycle import jobs
 from directorybolt.queueing import dispatch
-from directorybolt.store import db
+from directorybolt.store import db, scopes
+from directorybolt.store.apikeys import KeyInfo
 from directorybolt.store.models import Job
 
 log = logging.getLogger(__name__)
@@ -38,6 +51,17 @@ class Order:
     fast_track: bool = False
     directories: list[str] | None = None
     idempotency_key: str | None = None
+    key: KeyInfo | None = None  # the API key asking; None for the CLI and the demo (operators)
+
+    def fingerprint(self) -> str:
+        """What the request asks for, as a digest: a reused Idempotency-Key must match it."""
+        directories = sorted({d.strip() for d in self.directories or [] if d.strip()}) or None
+        wanted = {
+            "customer_id": str(self.customer_id) if self.customer_id is not None else None,
+            "customer": self.customer, "tier": canonical_tier(self.tier), "fast_track": self.fast_track,
+            "directories": directories,
+        }
+        return hashlib.sha256(json.dumps(wanted, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,7 +75,10 @@ class Accepted:
 def accept(order: Order) -> Accepted:
     """Create the job (and customer) and queue it. A known idempotency key returns the
     same job (``replayed``), or raises ConflictError when it was used for a different
-    order; a broker that refuses the job raises ServiceUnavailable, with nothing kept."""
+    order; a broker that refuses the job, fails or hangs raises ServiceUnavailable,
+    with nothing kept."""
+    publisher = _publisher()
+    publisher.breaker.check()
     try:
         with db.session() as s:
             existing = _existing(s, order)
@@ -60,9 +87,14 @@ def accept(order: Order) -> Accepted:
             customer_id = order.customer_id
             if customer_id is None:
                 customer_id = jobs.create_customer(s, order.customer or {}).id
+                if order.key is not None:
+                    scopes.bind(s, order.key.id, customer_id)
+            elif order.key is not None:
+                scopes.require_customer(s, order.key, jobs.parse_uuid(customer_id, "customer id"))
             job, _ = jobs.create_job(
                 s, customer_id=customer_id, tier=order.tier, fast_track=order.fast_track,
                 directories=order.directories, idempotency_key=order.idempotency_key,
+                request_fingerprint=order.fingerprint(),
             )
             accepted = Accepted(job.id, job.status, job.queue, replayed=False)
     except IntegrityError:
@@ -74,11 +106,17 @@ def accept(order: Order) -> Accepted:
             raise
         return Accepted(existing.id, existing.status, existing.queue, replayed=True)
     try:
-        dispatch.enqueue_job(accepted.job_id, accepted.queue)
-    except SERVICE_ERRORS as exc:
+        publisher.call(dispatch.enqueue_job, accepted.job_id, accepted.queue)
+    except Exception as exc:  # whatever the broker did, the job must not stay half-queued
         _withdraw(accepted.job_id, exc)
         raise ServiceUnavailable("the broker did not accept the job; nothing was queued, retry shortly") from None
     return accepted
+
+
+@lru_cache(maxsize=1)
+def _publisher() -> BoundedCalls:
+    s = get_settings()
+    return BoundedCalls("broker", timeout_s=s.api_publish_timeout_s, cooldown_s=s.api_breaker_cooldown_s)
 
 
 def _existing(session: Session, order: Order) -> Job | None:
@@ -87,9 +125,12 @@ def _existing(session: Session, order: Order) -> Job | None:
     job = session.scalar(select(Job).where(Job.idempotency_key == order.idempotency_key))
     if job is None:
         return None
-    same = job.tier == canonical_tier(order.tier) and job.fast_track == order.fast_track and (
-        order.customer_id is None or job.customer_id == jobs.parse_uuid(order.customer_id, "customer id")
-    )
+    if job.request_fingerprint is not None:
+        same = job.request_fingerprint == order.fingerprint()
+    else:  # a job from before fingerprints: compare what it recorded
+        same = job.tier == canonical_tier(order.tier) and job.fast_track == order.fast_track and (
+            order.customer_id is None or job.customer_id == jobs.parse_uuid(order.customer_id, "customer id")
+        )
     if not same:
         raise ConflictError("this Idempotency-Key was already used for a different request; use a new key")
     return job
@@ -97,7 +138,8 @@ def _existing(session: Session, order: Order) -> Job | None:
 
 def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
     """Cancel a job the broker refused and free its idempotency key for the retry."""
-    log.warning("job %s not queued, cancelling it: %s", job_id, cause)
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+    log.warning("job %s not queued, cancelling it: %s", job_id, reason)
     with db.session() as s:
         jobs.cancel(s, job_id)
         s.execute(update(Job).where(Job.id == job_id).values(

@@ -118,10 +118,16 @@ def keys(clean: Services) -> Keys:
 
 
 @pytest.fixture
-def customer_id(clean: Services) -> str:
-    from directorybolt.cli import seed
+def customer_id(clean: Services, keys: Keys) -> str:
+    """A customer in the test producer key's scope (granted, as a staff member would)."""
+    import uuid
 
-    return seed.customer()
+    from directorybolt.cli import seed
+    from directorybolt.store import scopes
+
+    cid = seed.customer()
+    scopes.grant(keys.producer[:12], uuid.UUID(cid))
+    return cid
 
 
 def profile(**overrides: Any) -> dict[str, Any]:

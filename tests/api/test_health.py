@@ -133,7 +133,7 @@ def test_metrics_names_and_values(api, keys, customer_id):
     dlq.dead_letter(Failure("tasks.submission.submit_directory", "t1", [str(job_id), "beta"], {"tier_queue": "x"},
                             "submissions.pro", RuntimeError("boom"), None, 4), HANDOFF)
     with api.client() as c:
-        c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.producer))
+        c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.staff))
         c.get("/api/jobs/" + "x" * 3000)
         r = c.get("/api/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")

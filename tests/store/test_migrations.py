@@ -31,7 +31,7 @@ def scratch_db(services):
 
 
 EXPECTED = {"customers", "directories", "jobs", "job_results", "worker_heartbeats", "queue_history",
-            "queue_history_archive", "dead_letters", "api_keys"}
+            "queue_history_archive", "dead_letters", "api_keys", "api_key_customers"}
 
 
 def test_upgrade_downgrade_upgrade(scratch_db):
@@ -43,7 +43,7 @@ def test_upgrade_downgrade_upgrade(scratch_db):
     migrations.downgrade(scratch_db, "base")
     assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
     migrations.upgrade(scratch_db)
-    assert migrations.current(scratch_db) == "0001"
+    assert migrations.current(scratch_db) == "0003"
     indexes = {i["name"] for i in inspect(eng).get_indexes("jobs")}
     assert {"ix_jobs_created_at", "ix_jobs_status_heartbeat"} <= indexes
     eng.dispose()
