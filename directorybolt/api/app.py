@@ -43,6 +43,8 @@ def create_app() -> FastAPI:
         docs_url=None,  # the interactive pages load scripts from a CDN; the schema is enough
         redoc_url=None,
         lifespan=lifespan,
+        # Starlette's trailing-slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
     app.state.probes = health.Probes()
     errors.install(app)

@@ -19,6 +19,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,16 +41,42 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Seconds a client should wait before retrying when a backing service is down.
 SERVICE_RETRY_AFTER_S = 5
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every answer that is not a success."""
+
+    error: str = Field(description="What went wrong and what to do about it.")
+    details: list[FieldError] | None = Field(default=None, description="One entry per invalid field (422).")
+    retry_after: int | None = Field(default=None, description="Seconds, as in Retry-After (429).")
+    request_id: str | None = Field(default=None, description="Quote it to an operator (500).")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: What any route can answer before it runs: the request's own size and shape.
+LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: _error("body too large"),
+    414: _error("URL too long"),
+    415: _error("body is not JSON"),
+    431: _error("request line and headers too large (over 16 KiB)"),
+    500: _error("internal error; `request_id` identifies it in the logs"),
+}
+
 #: The failures every authenticated route can answer with, for the OpenAPI schema.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid API key"},
-    403: {"description": "the key's role may not use this route"},
-    413: {"description": "body too large"},
-    414: {"description": "URL too long"},
-    415: {"description": "body is not JSON"},
-    422: {"description": "invalid input; `details` lists each field"},
-    429: {"description": "rate limit exceeded; see Retry-After"},
-    503: {"description": "database or broker unavailable; retry after Retry-After"},
+    401: _error("missing or invalid API key"),
+    403: _error("the key's role may not use this route"),
+    **LIMIT_ERRORS,
+    422: _error("invalid input; `details` lists each field"),
+    429: _error("rate limit exceeded; see Retry-After"),
+    503: _error("database or broker unavailable; retry after Retry-After"),
 }
 
 
@@ -109,6 +136,10 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI: a body json cannot read (bad UTF-8, too deep, huge numbers)
+        return error_response(422, "invalid request: the body is not valid JSON (check its encoding, nesting "
+                              "and number sizes)", details=[{"field": "body", "message": "not valid JSON",
+                                                              "type": "json_invalid"}])
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from directorybolt.api.auth import require
-from directorybolt.api.errors import ERRORS
+from directorybolt.api.errors import ERRORS, ErrorBody
 from directorybolt.core.deadlines import BoundedCalls
 from directorybolt.core.settings import get_settings
 from directorybolt.queueing.dispatch import HANDOFF
@@ -31,7 +31,7 @@ from directorybolt.store.models import WorkerHeartbeat
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require("staff"))], responses=ERRORS)
 
 DeadLetterId = Path(ge=1, le=2**63 - 1, description="Dead-letter entry id.")
-_NOT_FOUND = {404: {"description": "no such dead-letter entry"}}
+_NOT_FOUND = {404: {"model": ErrorBody, "description": "no such dead-letter entry"}}
 
 
 class DeadLetterView(BaseModel):
@@ -105,7 +105,7 @@ def _purge(entry_id: int) -> dict[str, Any]:
 
 
 @router.post("/dlq/{entry_id}/replay", response_model=DeadLetterView,
-             responses=_NOT_FOUND | {409: {"description": "entry is not open"}})
+             responses=_NOT_FOUND | {409: {"model": ErrorBody, "description": "entry is not open"}})
 async def replay_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
     """Re-queue to the original tier queue with a fresh retry budget."""
     return await _broker_calls().acall(_replay, entry_id)

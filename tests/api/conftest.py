@@ -68,9 +68,14 @@ class ApiServer:
         return httpx.Client(base_url=self.url, **{"timeout": 10, **kw})
 
 
+METRICS_TOKEN = "test-metrics-token-0123456789"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def server_env(**settings: Any) -> dict[str, str]:
     env = dict(os.environ)
     env["DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES"] = "false"
+    env["DIRECTORYBOLT_METRICS_TOKEN"] = METRICS_TOKEN
     for k, v in settings.items():
         env[f"DIRECTORYBOLT_{k.upper()}"] = str(v)
     return env
