@@ -243,11 +243,19 @@ def start_worker(services: Services, tmp_path: Path) -> Iterator[Callable[..., W
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Any]:
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sandbox, and the browser allowed to reach it (loopback is refused otherwise):
+    in this process and the workers started after this fixture."""
+    from directorybolt.core.settings import reload_settings
     from directorybolt.sandbox import SandboxServer
+    from directorybolt.sandbox.server import ALLOW_ENV, allowed_origins_with
 
     with SandboxServer(port=0) as server:
+        monkeypatch.setenv(ALLOW_ENV, allowed_origins_with(os.environ.get(ALLOW_ENV), server.origin))
+        reload_settings()
         yield server
+    monkeypatch.undo()
+    reload_settings()
 
 
 def required_tool(name: str, package: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from directorybolt.api.errors import send_error
-from directorybolt.api.headlimit import MAX_HEAD_BYTES, MESSAGE, head_bytes
+from directorybolt.api.headlimit import head_bytes, too_large
 from directorybolt.core.settings import get_settings
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -40,10 +40,10 @@ class RequestLimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if head_bytes(scope) > MAX_HEAD_BYTES:
-            await send_error(send, 431, MESSAGE, {"Connection": "close"})
-            return
         s = get_settings()
+        if head_bytes(scope) > s.api_max_head_bytes:
+            await send_error(send, 431, too_large(s.api_max_head_bytes), {"Connection": "close"})
+            return
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         url_chars = len(raw_path) + (len(query) + 1 if query else 0)

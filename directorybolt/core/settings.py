@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     api_rate_per_key: str = "1000/hour"
     api_max_body_bytes: int = 10 * 1024 * 1024
     api_max_url_chars: int = 2048
+    api_max_head_bytes: int = 16 * 1024  # request line + headers; more is a 431
     api_trusted_proxies: list[str] = Field(default_factory=list)
     allow_private_websites: bool = False
     health_timeout_s: float = 1.5
