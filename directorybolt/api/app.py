@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from directorybolt.api import errors, health, metrics, routes_admin, routes_jobs
@@ -20,6 +21,7 @@ from directorybolt.api.auth import AuthMiddleware
 from directorybolt.api.errors import ErrorMiddleware
 from directorybolt.api.limits_middleware import RequestLimitsMiddleware
 from directorybolt.api.metrics import MetricsMiddleware
+from directorybolt.queueing import intake
 
 API_PREFIX = "/api"
 
@@ -30,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from directorybolt.store import db
 
     init_sentry("api")
+    await anyio.to_thread.run_sync(intake.warm_up)  # the first job must not pay the imports
     yield
     db.dispose()
 

@@ -115,8 +115,24 @@ def accept(order: Order) -> Accepted:
 
 @lru_cache(maxsize=1)
 def _publisher() -> BoundedCalls:
+    """The broker behind its deadline, warmed up first: a process's first publish
+    otherwise spends seconds importing Celery and kombu's Redis transport, which is
+    no reason to give up on the broker."""
+    from directorybolt.queueing.celery_app import app
+
+    app.finalize(auto=True)
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # the deadline and the breaker handle a broker that is down
+        log.warning("broker not reachable while warming up: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
     s = get_settings()
     return BoundedCalls("broker", timeout_s=s.api_publish_timeout_s, cooldown_s=s.api_breaker_cooldown_s)
+
+
+def warm_up() -> None:
+    """Load the broker client now (the API calls this at start-up)."""
+    _publisher()
 
 
 def _existing(session: Session, order: Order) -> Job | None:
