@@ -29,6 +29,9 @@ from directorybolt.core.errors import DirectoryBoltError, ServiceUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+#: How often a waiting call looks whether another call has tripped the breaker, so a
+#: pile of calls queued on a hung dependency fails together, not one deadline each.
+POLL_S = 0.05
 
 
 class Breaker:
@@ -85,8 +88,18 @@ class BoundedCalls:
         other exceptions propagate, and trip the breaker unless they are the library's
         own answers (DirectoryBoltError: not found, conflict…)."""
         future = self._submit(fn, *args)
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
         try:
-            result = future.result(timeout_s or self.timeout_s)
+            while True:
+                try:
+                    result = future.result(max(0.0, min(POLL_S, deadline - time.monotonic())))
+                    break
+                except FutureTimeout:
+                    if self.breaker.is_open:  # another call already found the dependency hung
+                        future.cancel()
+                        raise ServiceUnavailable(f"{self.name} did not answer in time; retry shortly") from None
+                    if time.monotonic() >= deadline:
+                        raise
         except FutureTimeout:
             raise self._failed(future, f"no answer in {timeout_s or self.timeout_s} s") from None
         except DirectoryBoltError:  # an answer (not found, conflict…): the dependency is up
