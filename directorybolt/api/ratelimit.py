@@ -13,7 +13,7 @@ connections) the limiter **fails over to per-process limits**, neither open nor
 closed: each API process counts the same limits in its own memory (``limits``'
 MemoryStorage), so nobody is locked out by a limiter outage and nobody gets more than
 ``processes x limit`` either. Each Redis round trip has a deadline
-(``api_redis_timeout_s``, 0.25 s); after a miss Redis is not asked again for
+(``api_redis_timeout_s``, 0.5 s); after a miss Redis is not asked again for
 ``api_breaker_cooldown_s`` (5 s), so during an outage a request pays at most one
 deadline and usually none. The local counts start from zero when Redis comes back.
 The calls are asyncio (``limits.aio`` over ``redis.asyncio``): waiting on Redis holds

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     health_timeout_s: float = 1.5
     api_metrics_timeout_s: float = 5.0
     # Hung dependencies (docs/security.md): every route answers within ~2 s.
-    api_redis_timeout_s: float = 0.25  # one rate-limit round trip
+    api_redis_timeout_s: float = 0.5  # one rate-limit round trip
     api_publish_timeout_s: float = 1.0  # handing a job to the broker
     api_breaker_cooldown_s: float = 5.0  # after a miss, fail fast this long before trying again
     # /api/metrics: this bearer token (for Prometheus) or a staff key; figures cached this long.
