@@ -43,6 +43,7 @@ def measure(n: int) -> dict[str, dict[str, float]]:
     exe = get_settings().resolved_chromium()
     profile = BusinessProfile.model_validate(DEMO_PROFILE)
     with SandboxServer(port=0) as sandbox:
+        sandbox.allow_browser()
         entry = next(d for d in sandbox_directories(sandbox.url) if d["id"] == "plain")
         plan = Plan.model_validate(entry["plan"])
         pooled = BrowserPool(executable=exe, prepared=1)

@@ -145,6 +145,7 @@ def main() -> None:
     ensure_services()
     migrations.upgrade(database_url())
     with SandboxServer(port=0) as sandbox:
+        sandbox.allow_browser()
         seed.seed_sandbox(sandbox.url, clones=20)
         ours = run_mode("directorybolt", args.kills, {}, with_beat=True)
         default: list[dict[str, Any]] = []

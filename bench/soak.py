@@ -285,6 +285,7 @@ def main() -> None:
     timeout = args.timeout or 120 + args.jobs * args.directories * 2.0 / args.workers
     soak = Soak()
     with SandboxServer(port=0) as sandbox:
+        sandbox.allow_browser()
         directory_ids = seed.upsert_directories(soak_directories(sandbox.url, args.directories))
         run_tag = time.time_ns()
         customers = [seed.customer({**seed.DEMO_PROFILE, "business_name": f"Soak {i} {run_tag}"})

@@ -69,6 +69,7 @@ def main() -> None:
     ensure_services()
     migrations.upgrade(database_url())
     with SandboxServer(port=0) as sandbox:
+        sandbox.allow_browser()
         seed.seed_sandbox(sandbox.url)
         customers = [seed.customer({**seed.DEMO_PROFILE, "business_name": f"Bench {i} {time.time_ns()}"})
                      for i in range(args.jobs + 1)]

@@ -26,7 +26,7 @@ import redis as redis_lib
 ROOT = Path(__file__).resolve().parents[1]
 CI = bool(os.environ.get("CI"))
 TABLES = (
-    "api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
+    "api_key_customers, api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
     "job_results, jobs, directories, customers"
 )
 
@@ -147,11 +147,22 @@ def _release_redis_db(owner: str) -> None:
 def clean(services: Services) -> Services:
     """Empty tables and broker before a test, so tests cannot see each other's rows."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from directorybolt.store import db
 
-    with db.session() as s:
-        s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    # A server a previous test started may still be reading these tables (a metrics
+    # snapshot, a sweep): TRUNCATE then loses a deadlock now and then; try again.
+    for attempt in range(5):
+        try:
+            with db.session() as s:
+                s.execute(text("SET LOCAL lock_timeout = '10s'"))
+                s.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
     flush_keeping_bindings(services.redis_url)
     return services
 
@@ -250,11 +261,19 @@ def start_worker(services: Services, tmp_path: Path) -> Iterator[Callable[..., W
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Any]:
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sandbox, and the browser allowed to reach it (loopback is refused otherwise):
+    in this process and the workers started after this fixture."""
+    from directorybolt.core.settings import reload_settings
     from directorybolt.sandbox import SandboxServer
+    from directorybolt.sandbox.server import ALLOW_ENV, allowed_origins_with
 
     with SandboxServer(port=0) as server:
+        monkeypatch.setenv(ALLOW_ENV, allowed_origins_with(os.environ.get(ALLOW_ENV), server.origin))
+        reload_settings()
         yield server
+    monkeypatch.undo()
+    reload_settings()
 
 
 def required_tool(name: str, package: str) -> str:

@@ -3,8 +3,9 @@
 with its own database pool and Redis clients, after it starts.
 
 Middleware, outermost first: metrics (so every answer is counted, refusals
-included) → request id and last-resort 500 → size, URL and content-type limits →
-FastAPI's routing, where authentication and rate limits are route dependencies.
+included) → request id and last-resort 500 → head, size, URL and content-type
+limits → rate limits and API keys (:mod:`directorybolt.api.auth`) → FastAPI's
+routing, which parses a body only after all of those passed.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from directorybolt.api import errors, health, metrics, routes_admin, routes_jobs
+from directorybolt.api.auth import AuthMiddleware
 from directorybolt.api.errors import ErrorMiddleware
 from directorybolt.api.limits_middleware import RequestLimitsMiddleware
 from directorybolt.api.metrics import MetricsMiddleware
+from directorybolt.queueing import intake
 
 API_PREFIX = "/api"
 
@@ -28,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from directorybolt.store import db
 
     init_sentry("api")
+    await anyio.to_thread.run_sync(intake.warm_up)  # the first job must not pay the imports
     yield
     db.dispose()
 
@@ -41,6 +46,8 @@ def create_app() -> FastAPI:
         docs_url=None,  # the interactive pages load scripts from a CDN; the schema is enough
         redoc_url=None,
         lifespan=lifespan,
+        # Starlette's trailing-slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
     app.state.probes = health.Probes()
     errors.install(app)
@@ -50,6 +57,7 @@ def create_app() -> FastAPI:
     for router in routers:
         app.include_router(router)
     # add_middleware puts each new layer outside the previous ones.
+    app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(MetricsMiddleware, routes=[route for router in routers for route in router.routes])

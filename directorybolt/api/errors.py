@@ -12,15 +12,18 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from directorybolt.api.routing import allowed_methods
 from directorybolt.core.errors import (
     ConfigurationError,
     ConflictError,
@@ -38,16 +41,42 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Seconds a client should wait before retrying when a backing service is down.
 SERVICE_RETRY_AFTER_S = 5
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every answer that is not a success."""
+
+    error: str = Field(description="What went wrong and what to do about it.")
+    details: list[FieldError] | None = Field(default=None, description="One entry per invalid field (422).")
+    retry_after: int | None = Field(default=None, description="Seconds, as in Retry-After (429).")
+    request_id: str | None = Field(default=None, description="Quote it to an operator (500).")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: What any route can answer before it runs: the request's own size and shape.
+LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: _error("body too large"),
+    414: _error("URL too long"),
+    415: _error("body is not JSON"),
+    431: _error("request line and headers too large (over 16 KiB)"),
+    500: _error("internal error; `request_id` identifies it in the logs"),
+}
+
 #: The failures every authenticated route can answer with, for the OpenAPI schema.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing or invalid API key"},
-    403: {"description": "the key's role may not use this route"},
-    413: {"description": "body too large"},
-    414: {"description": "URL too long"},
-    415: {"description": "body is not JSON"},
-    422: {"description": "invalid input; `details` lists each field"},
-    429: {"description": "rate limit exceeded; see Retry-After"},
-    503: {"description": "database or broker unavailable; retry after Retry-After"},
+    401: _error("missing or invalid API key"),
+    403: _error("the key's role may not use this route"),
+    **LIMIT_ERRORS,
+    422: _error("invalid input; `details` lists each field"),
+    429: _error("rate limit exceeded; see Retry-After"),
+    503: _error("database or broker unavailable; retry after Retry-After"),
 }
 
 
@@ -107,8 +136,15 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI: a body json cannot read (bad UTF-8, too deep, huge numbers)
+        return error_response(422, "invalid request: the body is not valid JSON (check its encoding, nesting "
+                              "and number sizes)", details=[{"field": "body", "message": "not valid JSON",
+                                                              "type": "json_invalid"}])
     message = {404: "no such route", 405: "method not allowed on this route"}.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, message, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.scope))
+    return error_response(exc.status_code, message, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -127,6 +163,13 @@ async def _library_error(request: Request, exc: Exception) -> JSONResponse:
             extra = {"job_id": str(job_id)} if job_id is not None else {}
             return error_response(status, str(exc), headers, **extra)
     return _internal(request.scope, exc)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refused (too long for its column, out of range): the
+    input's fault, so a 422; the statement and its parameters stay out of the answer."""
+    log.warning("database refused a value in %s %s: %s", request.method, request.url.path, _first_line(exc))
+    return error_response(422, "a value is too long or out of range for what it is stored in")
 
 
 async def _service_down(request: Request, exc: Exception) -> JSONResponse:
@@ -162,8 +205,19 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DirectoryBoltError, _library_error)
+    app.add_exception_handler(sqlalchemy.exc.DataError, _data_error)
     for cls in SERVICE_ERRORS:
         app.add_exception_handler(cls, _service_down)
+
+
+def handler_for(app: Any, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+    """The app's exception handler for ``exc`` (by class, most specific first), for
+    middleware that runs outside the router's own error handling."""
+    handlers = getattr(app, "exception_handlers", {}) or {}
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 class ErrorMiddleware:

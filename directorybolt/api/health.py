@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from directorybolt.api.errors import LIMIT_ERRORS
 from directorybolt.core.queues import all_queues
 from directorybolt.core.settings import get_settings
 from directorybolt.queueing import redis_layout
@@ -109,7 +110,8 @@ async def _attempt(probe: SingleFlight[T], timeout_s: float) -> T | None:
         return None
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@router.get("/health", response_model=Health,
+            responses={503: {"model": Health, "description": "PostgreSQL or Redis does not answer"}, **LIMIT_ERRORS})
 async def health(request: Request) -> JSONResponse:
     """Liveness of the backing services, live workers (heartbeat within
     ``stale_after_s``), queue depths and open dead letters."""

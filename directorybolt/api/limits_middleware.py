@@ -1,4 +1,5 @@
-"""Request size, URL length and content type, enforced before any route runs.
+"""Request head size, body size, URL length and content type, enforced before any
+route runs (and before authentication: they cost nothing to check).
 
 Pure ASGI on purpose: Starlette's BaseHTTPMiddleware and a route's ``await
 request.body()`` both buffer a body whole, so a 2 GB upload would sit in memory
@@ -12,6 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from directorybolt.api.errors import send_error
+from directorybolt.api.headlimit import head_bytes, too_large
 from directorybolt.core.settings import get_settings
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -27,9 +29,9 @@ def is_json(content_type: str) -> bool:
 
 
 class RequestLimitsMiddleware:
-    """414 for a long URL, 413 for a large body (declared or streamed), 415 for a
-    body that is not JSON. Limits come from settings (``api_max_url_chars``,
-    ``api_max_body_bytes``)."""
+    """431 for a large head, 414 for a long URL, 413 for a large body (declared or
+    streamed), 415 for a body that is not JSON. Limits come from settings
+    (``api_max_url_chars``, ``api_max_body_bytes``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,6 +41,9 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         s = get_settings()
+        if head_bytes(scope) > s.api_max_head_bytes:
+            await send_error(send, 431, too_large(s.api_max_head_bytes), {"Connection": "close"})
+            return
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         url_chars = len(raw_path) + (len(query) + 1 if query else 0)

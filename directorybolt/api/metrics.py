@@ -1,12 +1,24 @@
 """``GET /api/metrics``: Prometheus text. Two kinds of figures, gathered two ways.
 
 Worker-side figures (queue depths, jobs by status, submissions, errors, live
-workers, job durations) are read from the system of record at scrape time by a
-custom collector. Counting them inside the workers would need prometheus-client's
-multiprocess files in every prefork child on every host, plus an exporter per host
-to merge them; PostgreSQL and Redis already hold the exact numbers for the whole
-cluster, so one scrape of any API process sees everything, with no state to lose
-when a child is recycled. The cost is a handful of aggregate queries per scrape.
+workers, job durations) are read from the system of record by a custom collector.
+Counting them inside the workers would need prometheus-client's multiprocess files
+in every prefork child on every host, plus an exporter per host to merge them;
+PostgreSQL and Redis already hold the exact numbers for the whole cluster, so one
+scrape of any API process sees everything, with no state to lose when a child is
+recycled.
+
+Those aggregates scan ``job_results``, which grows without bound, so a scrape never
+runs them: it serves the last snapshot, and a snapshot older than
+``metrics_snapshot_ttl_s`` (15 s) is refreshed in a background thread, one at a
+time. A scrape costs the same on 1,000 rows or 1,000,000 (docs/benchmarks.md,
+``bench/metrics_scrape.py``); the database sees at most one set of aggregates per
+TTL per API process, however often or however many clients scrape. Only the first
+scrape after start waits for a snapshot (at most ``api_metrics_timeout_s``).
+``directorybolt_metrics_snapshot_age_seconds`` says how old the figures are.
+
+Access: the figures are business data, so ``/api/metrics`` needs the bearer token
+``metrics_token`` (what Prometheus sends) or a staff API key; 401 otherwise.
 
 The API's own request counters live in this process; with several uvicorn workers
 (``PROMETHEUS_MULTIPROC_DIR`` set) they use prometheus-client's multiprocess mode so
@@ -17,14 +29,16 @@ Metric names are a contract (dashboards and alert rules use them); see docs/api.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -32,11 +46,14 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from directorybolt.api.auth import CHALLENGE, presented_key
+from directorybolt.api.errors import LIMIT_ERRORS, ApiError, ErrorBody
 from directorybolt.core.settings import get_settings
-from directorybolt.store import db
+from directorybolt.store import apikeys, db
 from directorybolt.store.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
 
 log = logging.getLogger(__name__)
@@ -117,21 +134,56 @@ class MetricsMiddleware:
 
 
 class SystemOfRecordCollector(Collector):
-    """Cluster-wide figures read from PostgreSQL and Redis at scrape time. A service
-    that does not answer drops its families and sets ``directorybolt_metrics_source_up``
-    to 0 for it, so the scrape itself still succeeds and alerts can say why."""
+    """Cluster-wide figures read from PostgreSQL and Redis, served from a snapshot
+    (module docstring). A service that does not answer drops its families and sets
+    ``directorybolt_metrics_source_up`` to 0 for it, so the scrape still succeeds and
+    alerts can say why."""
+
+    def __init__(self, ttl_s: float | None = None, wait_s: float | None = None) -> None:
+        s = get_settings()
+        self.ttl_s = s.metrics_snapshot_ttl_s if ttl_s is None else ttl_s
+        self.wait_s = s.api_metrics_timeout_s if wait_s is None else wait_s
+        self._families: list[Metric] | None = None
+        self._taken = 0.0
+        self._lock = threading.Lock()
+        self._refresh: threading.Thread | None = None
 
     def describe(self) -> list[Metric]:
         return []  # do not query the database when the collector is registered
 
     def collect(self) -> Iterator[Metric]:
+        if self.ttl_s <= 0:  # no snapshot: every scrape reads the sources (tests)
+            self._take()
+        elif self._families is None or time.monotonic() - self._taken > self.ttl_s:
+            refresh = self._start_refresh()
+            if self._families is None:
+                refresh.join(self.wait_s)
+        families, taken = self._families, self._taken
+        yield from families or []
+        yield GaugeMetricFamily("directorybolt_metrics_snapshot_age_seconds",
+                                "Age of the system-of-record figures in this scrape.",
+                                value=time.monotonic() - taken if families is not None else math.nan)
+
+    def _start_refresh(self) -> threading.Thread:
+        with self._lock:
+            if self._refresh is None or not self._refresh.is_alive():
+                self._refresh = threading.Thread(target=self._take, name="metrics-snapshot", daemon=True)
+                self._refresh.start()
+            return self._refresh
+
+    def _take(self) -> None:
+        self._families = self.read_now()
+        self._taken = time.monotonic()
+
+    def read_now(self) -> list[Metric]:
+        """Every figure, straight from the sources (what each scrape used to cost)."""
         up = GaugeMetricFamily("directorybolt_metrics_source_up", "Whether a source answered this scrape.",
                                labels=["source"])
         try:
             families = list(self._database())
             up.add_metric(["database"], 1)
         except SQLAlchemyError as exc:  # down, or not migrated: either way no figures
-            log.warning("metrics: database unavailable: %s", exc)
+            log.warning("metrics: database unavailable: %s", str(exc).splitlines()[0][:300])
             families = []
             up.add_metric(["database"], 0)
         try:
@@ -140,8 +192,7 @@ class SystemOfRecordCollector(Collector):
         except RedisError as exc:
             log.warning("metrics: redis unavailable: %s", exc)
             up.add_metric(["redis"], 0)
-        yield from families
-        yield up
+        return [*families, up]
 
     def _database(self) -> Iterator[Metric]:
         s = get_settings()
@@ -235,10 +286,31 @@ def build_registry() -> CollectorRegistry:
 _registry: CollectorRegistry | None = None
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
+async def metrics_access(request: Request) -> None:
+    """The metrics token (``Authorization: Bearer <metrics_token>``) or a staff key."""
+    presented = presented_key(request.scope)
+    token = get_settings().metrics_token
+    if presented and token is not None and hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        return
+    if not presented:
+        raise ApiError(401, "metrics need the metrics token or a staff key: 'Authorization: Bearer <token>'",
+                       CHALLENGE)
+    info = await run_in_threadpool(apikeys.verify, presented)
+    if info is None:
+        raise ApiError(401, "invalid metrics token or API key", CHALLENGE)
+    if info.role != "staff":
+        raise ApiError(403, f"metrics need the metrics token or a staff key; key {info.prefix} is a {info.role} key")
+
+
+@router.get("/metrics", response_class=Response, dependencies=[Depends(metrics_access)],
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
+                       401: {"model": ErrorBody, "description": "no or wrong token/key"},
+                       403: {"model": ErrorBody, "description": "a producer key"},
+                       503: {"model": ErrorBody, "description": "the database does not answer (key check)"},
+                       **LIMIT_ERRORS})
 def metrics() -> Response:
-    """Prometheus exposition. No authentication and no per-address limit (monitoring)."""
+    """Prometheus exposition, from a snapshot at most ``metrics_snapshot_ttl_s`` old.
+    Needs the metrics token or a staff key; no per-address limit (monitoring)."""
     global _registry
     if _registry is None:
         _registry = build_registry()

@@ -8,34 +8,41 @@ Keys: ``ip`` is the client address (see :func:`client_ip`), ``key`` the API key 
 each namespaced by a scope ("default", or ``METHOD /route`` when a route sets its
 own limit) so a route's override has its own counter.
 
-When Redis does not answer the limiter lets requests through and logs it: limits
-protect capacity, and refusing every request because the limiter is down would
-turn a Redis blip into a full outage (the routes that need Redis fail on their own).
+When Redis does not answer (down, or hung: a SIGSTOPped Redis still accepts
+connections) the limiter **fails over to per-process limits**, neither open nor
+closed: each API process counts the same limits in its own memory (``limits``'
+MemoryStorage), so nobody is locked out by a limiter outage and nobody gets more than
+``processes x limit`` either. Each Redis round trip has a deadline
+(``api_redis_timeout_s``, 0.5 s); after a miss Redis is not asked again for
+``api_breaker_cooldown_s`` (5 s), so during an outage a request pays at most one
+deadline and usually none. The local counts start from zero when Redis comes back.
+The calls are asyncio (``limits.aio`` over ``redis.asyncio``): waiting on Redis holds
+no thread, so a hung Redis cannot use up the server's thread pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
-import threading
 import time
+import weakref
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio import storage as aio_storage
+from limits.aio import strategies as aio_strategies
 from redis.exceptions import RedisError
 from starlette.types import Scope
 
 from directorybolt.api.errors import ApiError
+from directorybolt.core.deadlines import Breaker
 from directorybolt.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-#: Seconds between two "limiter unavailable" warnings, so an outage does not flood the log.
-WARN_EVERY_S = 60.0
 
 
 def storage_uri(redis_url: str) -> str:
@@ -92,53 +99,55 @@ def client_ip(scope: Scope) -> str:
 
 
 class Limiter:
-    """One Redis-backed moving-window limiter per process (redis-py pools connections
-    and is thread-safe, and sync routes run in a thread pool)."""
+    """Redis-backed moving windows, with a per-process fallback (module docstring).
+    One per event loop: redis.asyncio connections belong to the loop that opened them."""
 
-    def __init__(self, redis_url: str, timeout_s: float) -> None:
-        storage = RedisStorage(
-            storage_uri(redis_url), socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+    def __init__(self, redis_url: str, timeout_s: float, cooldown_s: float) -> None:
+        self.timeout_s = timeout_s
+        storage = aio_storage.RedisStorage(
+            "async+" + storage_uri(redis_url), implementation="redispy",
+            socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
         )
-        self.strategy = MovingWindowRateLimiter(storage)
-        self._last_warning = 0.0
+        self.shared = aio_strategies.MovingWindowRateLimiter(storage)
+        self.local = aio_strategies.MovingWindowRateLimiter(aio_storage.MemoryStorage())
+        self.breaker = Breaker("rate limiter's Redis", cooldown_s)
 
-    def retry_after(self, limit: str, scope_name: str, kind: str, identity: str) -> int | None:
+    async def retry_after(self, limit: str, scope_name: str, kind: str, identity: str) -> int | None:
         """Count one hit; None when allowed, else whole seconds until a slot frees."""
         item = parse_limit(limit)
-        try:
-            if self.strategy.hit(item, scope_name, kind, identity):
-                return None
-            reset, _remaining = self.strategy.get_window_stats(item, scope_name, kind, identity)
-        except RedisError as exc:  # fail open, see the module docstring
-            self._warn(exc)
+        keys = (scope_name, kind, identity)
+        strategy = self.local
+        if not self.breaker.is_open:
+            try:
+                allowed = await asyncio.wait_for(self.shared.hit(item, *keys), self.timeout_s)
+                stats = None if allowed else await asyncio.wait_for(
+                    self.shared.get_window_stats(item, *keys), self.timeout_s)
+                return None if stats is None else max(1, math.ceil(stats.reset_time - time.time()))
+            except (RedisError, OSError, TimeoutError) as exc:
+                self.breaker.trip(f"{type(exc).__name__}: {exc}; counting per process meanwhile")
+        if await strategy.hit(item, *keys):
             return None
+        reset, _remaining = await strategy.get_window_stats(item, *keys)
         return max(1, math.ceil(reset - time.time()))
 
-    def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_warning > WARN_EVERY_S:
-            self._last_warning = now
-            log.warning("rate limiter unavailable, letting requests through: %s", exc)
 
-
-_limiter: Limiter | None = None
-_lock = threading.Lock()
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Limiter] = weakref.WeakKeyDictionary()
 
 
 def limiter() -> Limiter:
-    global _limiter
-    if _limiter is None:
-        with _lock:
-            if _limiter is None:
-                from directorybolt.store.services import redis_url
+    loop = asyncio.get_running_loop()
+    found = _limiters.get(loop)
+    if found is None:
+        from directorybolt.store.services import redis_url
 
-                _limiter = Limiter(redis_url(), get_settings().health_timeout_s)
-    return _limiter
+        s = get_settings()
+        found = _limiters[loop] = Limiter(redis_url(), s.api_redis_timeout_s, s.api_breaker_cooldown_s)
+    return found
 
 
-def enforce(limit: str, scope_name: str, kind: str, identity: str) -> None:
+async def enforce(limit: str, scope_name: str, kind: str, identity: str) -> None:
     """Raise a 429 ApiError when ``identity`` is over ``limit``."""
-    wait = limiter().retry_after(limit, scope_name, kind, identity)
+    wait = await limiter().retry_after(limit, scope_name, kind, identity)
     if wait is not None:
         what = "client address" if kind == "ip" else "API key"
         raise ApiError(

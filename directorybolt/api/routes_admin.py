@@ -1,11 +1,18 @@
 """Staff routes: the dead-letter queue and the workers. They call the same
 :mod:`directorybolt.dlq` functions as ``directorybolt dlq``, so the CLI and the API
-cannot disagree about what a replay or a purge does."""
+cannot disagree about what a replay or a purge does.
+
+Replay and purge also talk to the broker, so they run through a deadline and a
+breaker (:class:`directorybolt.core.deadlines.BoundedCalls`): with Redis hung they
+answer 503 within ``api_publish_timeout_s`` + 0.5 s instead of holding a thread.
+A call abandoned at its deadline may still finish when Redis wakes up; the entry's
+state then shows it (a second replay is a 409)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -13,7 +20,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from directorybolt.api.auth import require
-from directorybolt.api.errors import ERRORS
+from directorybolt.api.errors import ERRORS, ErrorBody
+from directorybolt.core.deadlines import BoundedCalls
 from directorybolt.core.settings import get_settings
 from directorybolt.queueing.dispatch import HANDOFF
 from directorybolt.recovery import dlq
@@ -23,7 +31,7 @@ from directorybolt.store.models import WorkerHeartbeat
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require("staff"))], responses=ERRORS)
 
 DeadLetterId = Path(ge=1, le=2**63 - 1, description="Dead-letter entry id.")
-_NOT_FOUND = {404: {"description": "no such dead-letter entry"}}
+_NOT_FOUND = {404: {"model": ErrorBody, "description": "no such dead-letter entry"}}
 
 
 class DeadLetterView(BaseModel):
@@ -80,22 +88,37 @@ def show_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
     return dlq.as_dict(dlq.get(entry_id), full=True)
 
 
+@lru_cache(maxsize=1)
+def _broker_calls() -> BoundedCalls:
+    s = get_settings()
+    return BoundedCalls("broker (admin)", timeout_s=s.api_publish_timeout_s + 0.5,
+                        cooldown_s=s.api_breaker_cooldown_s, threads=2)
+
+
+def _replay(entry_id: int, force: bool) -> dict[str, Any]:
+    return dlq.as_dict(dlq.replay(entry_id, HANDOFF, force=force))
+
+
+def _purge(entry_id: int) -> dict[str, Any]:
+    dlq.purge(entry_id, HANDOFF)
+    return dlq.as_dict(dlq.get(entry_id))
+
+
 @router.post("/dlq/{entry_id}/replay", response_model=DeadLetterView,
-             responses=_NOT_FOUND | {409: {"description": "entry is not open, or its form was already sent "
-                                                          "(replay with force=true after checking the directory)"}})
-def replay_dead_letter(
+             responses=_NOT_FOUND | {409: {"model": ErrorBody, "description": "entry is not open, or its form was "
+                                           "already sent (replay with force=true after checking the directory)"}})
+async def replay_dead_letter(
     entry_id: int = DeadLetterId,
     force: bool = Query(default=False, description="Send again even though the form may have reached the directory."),
 ) -> dict[str, Any]:
     """Re-queue to the original tier queue with a fresh retry budget."""
-    return dlq.as_dict(dlq.replay(entry_id, HANDOFF, force=force))
+    return await _broker_calls().acall(_replay, entry_id, force)
 
 
 @router.delete("/dlq/{entry_id}", response_model=DeadLetterView, responses=_NOT_FOUND)
-def purge_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
+async def purge_dead_letter(entry_id: int = DeadLetterId) -> dict[str, Any]:
     """Drop the entry without replaying it (kept as ``purged`` until retention)."""
-    dlq.purge(entry_id, HANDOFF)
-    return dlq.as_dict(dlq.get(entry_id))
+    return await _broker_calls().acall(_purge, entry_id)
 
 
 @router.get("/workers", response_model=list[WorkerView])

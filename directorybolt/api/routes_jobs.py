@@ -1,8 +1,13 @@
 """Producer routes: submit a job, read a job, read a customer's queue.
 
 Submitting goes through :func:`directorybolt.queueing.intake.accept`, the one path
-the CLI and the demo use too; a broker that refuses the job is a 503 with
-``Retry-After`` and nothing kept.
+the CLI and the demo use too; a broker that refuses the job, fails or hangs is a 503
+with ``Retry-After`` and nothing kept. It runs in a thread lane of its own
+(``SUBMIT_LANE``), so submissions waiting on a hung broker can never take the
+threads that reads (PostgreSQL only) need.
+
+A producer key sees only its tenant scope (:mod:`directorybolt.store.scopes`):
+another tenant's job or customer is a 404, worded as for one that does not exist.
 """
 
 from __future__ import annotations
@@ -11,18 +16,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from sqlalchemy import func, select
 
 from directorybolt.api.auth import require
-from directorybolt.api.errors import ERRORS
+from directorybolt.api.errors import ERRORS, ErrorBody
 from directorybolt.core.errors import NotFound
 from directorybolt.core.profiles import BusinessProfile
+from directorybolt.core.settings import TIER_ALIASES, get_settings
 from directorybolt.lifecycle.reports import job_report
 from directorybolt.queueing import intake
-from directorybolt.store import db
+from directorybolt.store import db, scopes
 from directorybolt.store.apikeys import KeyInfo
 from directorybolt.store.models import JOB_STATUSES, Customer, Job
 
@@ -61,14 +68,28 @@ CustomerIn: type[BaseModel] = create_model(  # type: ignore[call-overload]
 DirectoryId = Annotated[str, Field(min_length=1, max_length=120)]
 
 
+def tier_names() -> list[str]:
+    """The tiers on sale, highest first, and their aliases."""
+    s = get_settings()
+    return [*s.tiers_by_priority(), *(a for a, t in TIER_ALIASES.items() if t in s.tiers)]
+
+
 class JobRequest(_Strict):
     customer_id: uuid.UUID | None = Field(default=None, description="An existing customer; or send `customer`.")
     customer: CustomerIn | None = Field(default=None, description="A new customer's business profile.")  # type: ignore[valid-type]
-    tier: str = Field(min_length=1, max_length=40, description="enterprise, pro (professional), growth or starter")
+    tier: str = Field(json_schema_extra=lambda schema: schema.update(enum=tier_names()),
+                      description="The package: enterprise, pro (or professional), growth or starter.")
     fast_track: bool = Field(default=False, description="Paid add-on: served one tier higher.")
     directories: list[DirectoryId] | None = Field(
         default=None, max_length=1000, description="Directory ids; default: the tier's package."
     )
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, v: str) -> str:
+        if v not in tier_names():
+            raise ValueError(f"tier must be one of: {', '.join(tier_names())}")
+        return v
 
     @model_validator(mode="after")
     def _one_customer(self) -> JobRequest:
@@ -145,24 +166,34 @@ IdempotencyKey = Annotated[
 ]
 
 
+#: Threads for submissions (PostgreSQL and the broker); the server's default pool
+#: stays for everything else.
+SUBMIT_LANE = anyio.CapacityLimiter(16)
+
+
 @router.post("/jobs", status_code=202, response_model=JobAccepted,
              responses={200: {"model": JobAccepted, "description": "replay of an Idempotency-Key"},
-                        409: {"description": "Idempotency-Key reused for a different request"}, **ERRORS})
-def submit_job(
+                        404: {"model": ErrorBody, "description": "no such customer (or not in this key's scope)"},
+                        409: {"model": ErrorBody, "description": "Idempotency-Key reused for a different request"},
+                        **ERRORS})
+async def submit_job(
     body: JobRequest,
     key: KeyInfo = Depends(require("producer")),
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a job and queue it with ``.delay()``. 202 when created; 200 with the
-    same job when ``Idempotency-Key`` was seen before (keys are scoped to the API key)."""
-    accepted = intake.accept(intake.Order(
+    same job when ``Idempotency-Key`` was seen before with the same request (keys are
+    scoped to the API key); 409 when it was seen with a different one."""
+    order = intake.Order(
         tier=body.tier,
         customer_id=body.customer_id,
         customer=body.customer.model_dump(exclude_none=True) if body.customer is not None else None,  # type: ignore[union-attr]
         fast_track=body.fast_track,
         directories=body.directories,
         idempotency_key=f"{key.prefix}:{idempotency_key}" if idempotency_key else None,
-    ))
+        key=key if key.role != "staff" else None,
+    )
+    accepted = await anyio.to_thread.run_sync(intake.accept, order, limiter=SUBMIT_LANE)
     return _answer(accepted.job_id, accepted.status, accepted.queue, replayed=accepted.replayed)
 
 
@@ -177,10 +208,12 @@ def _answer(job_id: uuid.UUID, status: str, queue: str, *, replayed: bool) -> JS
     return JSONResponse(body, status_code=200 if replayed else 202, headers=headers)
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, responses=ERRORS | {404: {"description": "no such job"}})
+@router.get("/jobs/{job_id}", response_model=JobView,
+            responses=ERRORS | {404: {"model": ErrorBody, "description": "no such job (or not in this key's scope)"}})
 def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> JSONResponse:
     """Status, counters and one row per directory. Screenshots stay on the server;
     the answer only says whether one exists. (A ready response, as ``_answer``.)"""
+    scopes.require_job(key, job_id)
     report = job_report(job_id)
     staff = key.role == "staff"
     report["results"] = [
@@ -193,7 +226,7 @@ def get_job(job_id: uuid.UUID, key: KeyInfo = Depends(require("producer"))) -> J
 
 
 @router.get("/queue/{customer_id}", response_model=CustomerQueue,
-            responses=ERRORS | {404: {"description": "no such customer"}})
+            responses=ERRORS | {404: {"model": ErrorBody, "description": "no such customer"}})
 def customer_queue(
     customer_id: uuid.UUID,
     status: Literal[JOB_STATUSES] | None = Query(default=None),  # type: ignore[valid-type]

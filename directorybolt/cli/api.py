@@ -23,6 +23,8 @@ def api(host: str, port: int, workers: int, limit_concurrency: int, timeout_keep
     """Serve the HTTP API under /api (schema at /api/openapi.json)."""
     import uvicorn
 
+    from directorybolt.cli.httpserver import HeadLimitedH11Protocol
+    from directorybolt.core.settings import get_settings
     from directorybolt.store.services import ensure_services
 
     # Exports the embedded services' URLs (when none are configured) so every uvicorn
@@ -46,9 +48,10 @@ def api(host: str, port: int, workers: int, limit_concurrency: int, timeout_keep
         proxy_headers=False,
         forwarded_allow_ips="",
         server_header=False,
-        # Request line and headers together; a longer head is refused with 400 before
-        # the app sees it (URLs over api_max_url_chars get 414 from the app).
-        h11_max_incomplete_event_size=16 * 1024,
+        # Request line and headers together: a longer head is a 431 however it arrives
+        # (directorybolt.api.headlimit); URLs over api_max_url_chars get 414 from the app.
+        http=HeadLimitedH11Protocol,
+        h11_max_incomplete_event_size=get_settings().api_max_head_bytes,
         access_log=access_log,
         log_level="info",
     )

@@ -58,6 +58,7 @@ def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2)
     migrate_head()
     console.print("demo settings: retry backoff 2 s doubling (production: 30 s, 60 s, 120 s)")
     with SandboxServer(port=0) as sandbox:
+        sandbox.allow_browser()
         console.print(f"sandbox directories at {sandbox.url}")
         directory_ids = seed.seed_sandbox(sandbox.url)
         customer_id = seed.customer()

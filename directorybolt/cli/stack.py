@@ -155,23 +155,47 @@ def sandbox(host: str, port: int) -> None:
     serve(host, port)
 
 
+FLOWER_MIN_PASSWORD = 12
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_flower_credentials(basic_auth: str | None, address: str, insecure_local_only: bool) -> None:
+    """Refuse credentials Flower would accept too easily. Flower splits --basic-auth on
+    commas into several users, so ``admin:Str0ngPassw0rd,x`` would make ``x`` (no
+    password) a user; an empty user or password logs in with empty credentials."""
+    if insecure_local_only:
+        if address not in LOOPBACK:
+            raise click.UsageError("--insecure-local-only binds to 127.0.0.1; drop --address or add credentials")
+        return
+    if not basic_auth:
+        hint = "" if address in LOOPBACK else f" (required on {address})"
+        raise click.UsageError(
+            f"Flower shows task arguments: pass --basic-auth USER:PASSWORD{hint} (or --insecure-local-only)")
+    if "," in basic_auth:
+        raise click.UsageError("--basic-auth must not contain a comma (Flower would read several users)")
+    user, sep, password = basic_auth.partition(":")
+    if not sep or not user.strip() or not password:
+        raise click.UsageError("--basic-auth must be USER:PASSWORD with a non-empty user and password")
+    if len(password) < FLOWER_MIN_PASSWORD:
+        raise click.UsageError(f"--basic-auth password must have at least {FLOWER_MIN_PASSWORD} characters")
+
+
 @click.command()
-@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--port", default=5555, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.option("--basic-auth", default=None, envvar="DIRECTORYBOLT_FLOWER_BASIC_AUTH", metavar="USER:PASSWORD")
 @click.option("--insecure-local-only", is_flag=True, help="No auth, bound to 127.0.0.1 only.")
 def flower(port: int, address: str, basic_auth: str | None, insecure_local_only: bool) -> None:
-    """Run Flower for this app; refuses to start without credentials."""
+    """Run Flower for this app; refuses to start without strong credentials.
+
+    Flower's own /metrics and /healthcheck answer without authentication whatever
+    --basic-auth says: bind Flower to loopback or put it behind a proxy that guards
+    those paths too (docs/security.md)."""
     from directorybolt.queueing.celery_app import app
 
-    if not basic_auth and not insecure_local_only:
-        raise click.UsageError(
-            "Flower shows task arguments: pass --basic-auth USER:PASSWORD (or --insecure-local-only)"
-        )
+    check_flower_credentials(basic_auth, address, insecure_local_only)
     if insecure_local_only:
         address = "127.0.0.1"
-    if basic_auth and ":" not in basic_auth:
-        raise click.UsageError("--basic-auth must be USER:PASSWORD")
     services()
     _show_every_queue()
     argv = ["flower", f"--port={port}", f"--address={address}", "--purge_offline_workers=60"]

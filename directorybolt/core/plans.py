@@ -90,6 +90,9 @@ class Plan(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     captcha_selectors: list[str] = Field(default_factory=lambda: list(DEFAULT_CAPTCHA_SELECTORS))
     review_reason: str | None = None
+    #: Hosts the directory's pages may load from besides those of its goto steps (a CDN,
+    #: a form service); subdomains included. Everything else is blocked (browser/egress.py).
+    allow_hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_steps(self) -> Plan:

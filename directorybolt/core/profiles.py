@@ -1,86 +1,126 @@
 """A customer's business profile: validated and sanitised before anything stores or
-submits it, because every field ends up typed into someone else's website."""
+submits it, because every field ends up typed into someone else's website.
+
+Sanitising is one pipeline, run until nothing changes (at most ``MAX_ROUNDS``):
+decode every HTML entity (``&nbsp;``, ``&#60;``, ``&lt``…), normalise to NFKC (so
+fullwidth ``＜`` becomes ``<`` and U+00A0 a space), drop invisible format and control
+characters, strip markup with nh3 and decode what nh3 escaped. A fixed point of that
+has no tag left and no entity that could become one (``&amp;lt;script&amp;gt;`` is
+peeled layer by layer), so what is stored is plain text. Lengths are checked last,
+on the clean text, which is what the database holds.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import html
 import re
-from typing import Annotated
-from urllib.parse import urlsplit
+import unicodedata
+from typing import Any
 
 import nh3
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
+from directorybolt.core.websites import MAX_URL_CHARS, check_public_url
+
 PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{7,25}$")
+#: Enough for any real nesting of encodings; text that still changes after this many
+#: rounds is built to outlast a sanitiser and is refused.
+MAX_ROUNDS = 8
+#: Raw input allowed per clean character: entities and markup make text longer before
+#: cleaning, but a field of 200 characters has no business arriving as megabytes.
+RAW_FACTOR = 8
+
+#: Characters each text field may hold once clean (the database columns are as wide).
+TEXT_LIMITS: dict[str, int] = {
+    "business_name": 200,
+    "address": 200,
+    "city": 120,
+    "state": 60,
+    "zip": 20,
+    "description": 5000,
+    "category": 120,
+}
+MULTILINE = frozenset({"description"})
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # ZWNJ/ZWJ: needed by some scripts and emoji sequences
+_HSPACE = re.compile(r"[^\S\n]+")
+_SPACE = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def clean_text(value: str) -> str:
-    """Strip every HTML tag (nh3 with no allowed tags) and collapse whitespace."""
-    text = nh3.clean(value, tags=set(), attributes={}, strip_comments=True)
-    text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-    text = text.replace("&#39;", "'")
-    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+def _invisible(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return (cat == "Cf" and ch not in _KEEP_FORMAT) or (cat == "Cc" and ch not in "\n\t")
 
 
-def check_public_url(url: str, *, allow_private: bool = False) -> str:
-    """http(s) only, no credentials, and not a private/loopback/link-local host unless
-    allowed (the sandbox runs on 127.0.0.1). Raises ValueError with a readable reason."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("website must start with http:// or https://")
-    if parts.username or parts.password:
-        raise ValueError("website must not contain credentials")
-    host = parts.hostname
-    if not host:
-        raise ValueError("website has no host name")
-    if allow_private:
-        return url
-    # Names are not resolved: the website is text typed into forms, never fetched by us,
-    # and validation must not depend on (or leak to) DNS.
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise ValueError("website must be a public address, not a private, loopback or link-local one")
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return url
-    if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-        raise ValueError("website must be a public address, not a private, loopback or link-local one")
-    return url
+def _round(text: str) -> str:
+    text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if not _invisible(ch))
+    return html.unescape(nh3.clean(text, tags=set(), attributes={}, strip_comments=True))
 
 
-Short = Annotated[str, Field(max_length=200)]
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """Plain text without tags or entities, whitespace collapsed (newlines kept only
+    when ``multiline``). Raises ValueError when the text will not come apart."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    for _ in range(MAX_ROUNDS):
+        cleaned = _round(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    else:
+        raise ValueError("contains markup or encodings nested too deeply to clean; send plain text")
+    if multiline:
+        lines = (_HSPACE.sub(" ", line).strip() for line in text.split("\n"))
+        return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return _SPACE.sub(" ", text).strip()
+
+
+def _limited(limit: int, **kw: Any) -> Any:
+    """A text field whose limit applies to the clean text: documented in the schema,
+    checked by ``_sanitise`` (a raw length check would count entities and markup)."""
+    return Field(json_schema_extra={"maxLength": limit}, description=f"At most {limit} characters once cleaned.",
+                 **kw)
+
 
 
 class BusinessProfile(BaseModel):
-    """The fields a plan may submit (``directorybolt.browser.plans.BUSINESS_FIELDS``)."""
+    """The fields a plan may submit (``directorybolt.core.plans.BUSINESS_FIELDS``)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    business_name: str = Field(min_length=1, max_length=200)
+    business_name: str = _limited(TEXT_LIMITS["business_name"], min_length=1)
     email: EmailStr
     phone: str | None = Field(default=None, max_length=40)
-    website: str | None = Field(default=None, max_length=2048)
-    address: Short | None = None
-    city: str | None = Field(default=None, max_length=120)
-    state: str | None = Field(default=None, max_length=60)
-    zip: str | None = Field(default=None, max_length=20)
-    description: str | None = Field(default=None, max_length=5000)
-    category: str | None = Field(default=None, max_length=120)
+    website: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    address: str | None = _limited(TEXT_LIMITS["address"], default=None)
+    city: str | None = _limited(TEXT_LIMITS["city"], default=None)
+    state: str | None = _limited(TEXT_LIMITS["state"], default=None)
+    zip: str | None = _limited(TEXT_LIMITS["zip"], default=None)
+    description: str | None = _limited(TEXT_LIMITS["description"], default=None)
+    category: str | None = _limited(TEXT_LIMITS["category"], default=None)
 
-    @field_validator("business_name", "address", "city", "state", "zip", "description", "category")
+    @field_validator(*TEXT_LIMITS)
     @classmethod
     def _sanitise(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return None
-        cleaned = clean_text(v)
-        if info.field_name == "business_name" and not cleaned:
-            raise ValueError("business name must not be empty")
+        name = str(info.field_name)
+        limit = TEXT_LIMITS[name]
+        if len(v) > limit * RAW_FACTOR + 64:
+            raise ValueError(f"{name} must have at most {limit} characters")
+        cleaned = clean_text(v, multiline=name in MULTILINE)
+        if len(cleaned) > limit:
+            raise ValueError(f"{name} must have at most {limit} characters once cleaned (it has {len(cleaned)})")
+        if name == "business_name" and not cleaned:
+            raise ValueError("business name must not be empty once markup is removed")
         return cleaned or None
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
+        if v:
+            v = unicodedata.normalize("NFKC", v).strip()
         if v and not PHONE_RE.match(v):
             raise ValueError("phone may contain digits, spaces, + ( ) . / - and must have 7 to 25 characters")
         return v or None

@@ -10,7 +10,7 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -127,10 +127,22 @@ class Settings(BaseSettings):
     api_rate_per_key: str = "1000/hour"
     api_max_body_bytes: int = 10 * 1024 * 1024
     api_max_url_chars: int = 2048
+    api_max_head_bytes: int = 16 * 1024  # request line + headers; more is a 431
     api_trusted_proxies: list[str] = Field(default_factory=list)
     allow_private_websites: bool = False
     health_timeout_s: float = 1.5
     api_metrics_timeout_s: float = 5.0
+    # Hung dependencies (docs/security.md): every route answers within ~2 s.
+    api_redis_timeout_s: float = 0.5  # one rate-limit round trip
+    api_publish_timeout_s: float = 1.0  # handing a job to the broker
+    api_breaker_cooldown_s: float = 5.0  # after a miss, fail fast this long before trying again
+    # /api/metrics: this bearer token (for Prometheus) or a staff key; figures cached this long.
+    metrics_token: SecretStr | None = None
+    metrics_snapshot_ttl_s: float = 15.0
+
+    # Browser egress: host:port origins on private addresses the browser may still reach
+    # (the sandbox on 127.0.0.1). Everything private, loopback or link-local is refused otherwise.
+    browser_allowed_origins: list[str] = Field(default_factory=list)
 
     # Pool autoscaling on queue depth (directorybolt.queueing.autoscale); --autoscale MAX,MIN still bounds it.
     autoscale_min: int = 1

@@ -66,6 +66,7 @@ def create_job(
     fast_track: bool = False,
     directories: list[str] | None = None,
     idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
 ) -> tuple[Job, bool]:
     """Validate and insert a pending job. Returns (job, created); an existing job with
     the same idempotency key is returned instead of a second one."""
@@ -101,6 +102,7 @@ def create_job(
         package_size=s.tiers[tier].directories,
         requested_directories=requested,
         idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
         status="pending",
     )
     session.add(job)

@@ -6,24 +6,37 @@ the broker then refuses the message (or the process dies before sending it), not
 is withdrawn; the stale sweep publishes the fan-out of any job still ``pending`` with
 no message in the broker after ``2 × sweep_interval_s``. The producer hears 503 with
 the job's id, and a retry with the same Idempotency-Key finds the same job.
+A publish that does not answer within ``api_publish_timeout_s`` (a hung Redis) is
+abandoned the same way, and for ``api_breaker_cooldown_s`` after such a miss producers
+get a 503 at once, before any row is written.
+
+A producer key (``Order.key``) works within its tenant scope
+(:mod:`directorybolt.store.scopes`): a customer it names must be in scope, one it
+creates is bound to it. An Idempotency-Key replays its job only for the same request
+(a digest of customer, tier, fast-track and directories); anything else is a 409.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from directorybolt.core.deadlines import BoundedCalls
 from directorybolt.core.errors import ConflictError, ServiceUnavailable
-from directorybolt.core.settings import canonical_tier
+from directorybolt.core.settings import canonical_tier, get_settings
 from directorybolt.lifecycle import jobs
 from directorybolt.queueing import dispatch
-from directorybolt.store import db
+from directorybolt.store import db, scopes
+from directorybolt.store.apikeys import KeyInfo
 from directorybolt.store.models import Job
 
 log = logging.getLogger(__name__)
@@ -39,6 +52,17 @@ class Order:
     fast_track: bool = False
     directories: list[str] | None = None
     idempotency_key: str | None = None
+    key: KeyInfo | None = None  # the API key asking; None for the CLI and the demo (operators)
+
+    def fingerprint(self) -> str:
+        """What the request asks for, as a digest: a reused Idempotency-Key must match it."""
+        directories = sorted({d.strip() for d in self.directories or [] if d.strip()}) or None
+        wanted = {
+            "customer_id": str(self.customer_id) if self.customer_id is not None else None,
+            "customer": self.customer, "tier": canonical_tier(self.tier), "fast_track": self.fast_track,
+            "directories": directories,
+        }
+        return hashlib.sha256(json.dumps(wanted, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -54,17 +78,24 @@ def accept(order: Order) -> Accepted:
     same job (``replayed``), or raises ConflictError when it was used for a different
     order; a broker that refuses the job raises :class:`NotQueued` (the job stays in the
     outbox)."""
+    publisher = _publisher()
     try:
         with db.session() as s:
             existing = _existing(s, order)
             if existing is not None:
                 return Accepted(existing.id, existing.status, existing.queue, replayed=True)
+            publisher.breaker.check()  # the broker just failed: 503 before anything is written
             customer_id = order.customer_id
             if customer_id is None:
                 customer_id = jobs.create_customer(s, order.customer or {}).id
+                if order.key is not None:
+                    scopes.bind(s, order.key.id, customer_id)
+            elif order.key is not None:
+                scopes.require_customer(s, order.key, jobs.parse_uuid(customer_id, "customer id"))
             job, _ = jobs.create_job(
                 s, customer_id=customer_id, tier=order.tier, fast_track=order.fast_track,
                 directories=order.directories, idempotency_key=order.idempotency_key,
+                request_fingerprint=order.fingerprint(),
             )
             accepted = Accepted(job.id, job.status, job.queue, replayed=False)
     except IntegrityError:
@@ -76,7 +107,7 @@ def accept(order: Order) -> Accepted:
             raise
         return Accepted(existing.id, existing.status, existing.queue, replayed=True)
     try:
-        dispatch.enqueue_job(accepted.job_id, accepted.queue)
+        publisher.call(dispatch.enqueue_job, accepted.job_id, accepted.queue)
     except Exception as exc:  # whatever the broker raised, the job is safe in the outbox
         log.warning("job %s committed but not queued (%s: %s); the outbox will queue it", accepted.job_id,
                     type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
@@ -93,15 +124,37 @@ class NotQueued(ServiceUnavailable):
         self.job_id = job_id
 
 
+@lru_cache(maxsize=1)
+def _publisher() -> BoundedCalls:
+    """The broker behind its deadline, warmed up first: a process's first publish
+    otherwise spends seconds importing Celery and kombu's Redis transport, which is
+    no reason to give up on the broker."""
+    from directorybolt.queueing.celery_app import app
+
+    app.finalize(auto=True)
+    with app.connection_for_write() as conn:
+        conn.transport  # noqa: B018 - imports kombu's Redis transport; connects to nothing
+    s = get_settings()
+    return BoundedCalls("broker", timeout_s=s.api_publish_timeout_s, cooldown_s=s.api_breaker_cooldown_s)
+
+
+def warm_up() -> None:
+    """Load the broker client now (the API calls this at start-up)."""
+    _publisher()
+
+
 def _existing(session: Session, order: Order) -> Job | None:
     if order.idempotency_key is None:
         return None
     job = session.scalar(select(Job).where(Job.idempotency_key == order.idempotency_key))
     if job is None:
         return None
-    same = job.tier == canonical_tier(order.tier) and job.fast_track == order.fast_track and (
-        order.customer_id is None or job.customer_id == jobs.parse_uuid(order.customer_id, "customer id")
-    )
+    if job.request_fingerprint is not None:
+        same = job.request_fingerprint == order.fingerprint()
+    else:  # a job from before fingerprints: compare what it recorded
+        same = job.tier == canonical_tier(order.tier) and job.fast_track == order.fast_track and (
+            order.customer_id is None or job.customer_id == jobs.parse_uuid(order.customer_id, "customer id")
+        )
     if not same:
         raise ConflictError("this Idempotency-Key was already used for a different request; use a new key")
     return job

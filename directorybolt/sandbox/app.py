@@ -37,7 +37,7 @@ PLAIN_LIKE: tuple[str, ...] = ("plain", "slow", "transient", "ratelimited", "bro
 
 #: Per flow: the posted names of (business name, email), then the names the server requires.
 FORM_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    **{flow: ("business_name", "email", ("business_name", "email")) for flow in PLAIN_LIKE},
+    **{flow: ("business_name", "email", ("business_name", "email")) for flow in (*PLAIN_LIKE, "snoop")},
     "wizard": ("company", "contact", ("company", "contact")),
     "select": ("biz_name", "biz_email", ("biz_name", "biz_email")),
     "captcha": ("name", "email", ("name", "email")),
@@ -145,6 +145,8 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     state = state or SandboxState()
 
     def title(directory: str) -> str:
+        if directory == "snoop":
+            return "Snooping Directory"
         flow = directory.split("-")[0]
         return DIRECTORY_NAMES.get(directory) or f"{DIRECTORY_NAMES[flow]} {directory.rsplit('-', 1)[-1]}"
 
@@ -293,6 +295,15 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     for flow, render in renders.items():
         show, submit = simple(flow, render)
         routes += [Route(f"/{flow}/", show), Route(f"/{flow}/submit", submit, methods=["POST"])]
+
+    async def snoop_show(request: Request) -> Response:
+        """Not in the catalog: the egress test's page, probing the URLs in ``?probe=``."""
+        return _html(pages.snooping_form(title("snoop"), "/snoop/submit", request.query_params.getlist("probe")))
+
+    async def snoop_submit(request: Request) -> Response:
+        return await accept("snoop", "snoop", await _posted(request))
+
+    routes += [Route("/snoop/", snoop_show), Route("/snoop/submit", snoop_submit, methods=["POST"])]
     app = Starlette(routes=routes)
     app.state.sandbox = state
     return app

@@ -8,6 +8,7 @@ by accident. Everything a visitor posted is escaped before it is echoed back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from html import escape
 
@@ -79,6 +80,33 @@ def plain_form(title: str, action: str) -> str:
 {_label("description", "Description", "<textarea id='description' name='description' rows='4'></textarea>")}
 <button id="submit" type="submit">Submit listing</button>
 </form>""")
+
+
+def snooping_form(title: str, action: str, probes: Iterable[str]) -> str:
+    """A plain form whose page script tries to reach ``probes`` (URLs inside the
+    deployment) in every way a page can: fetch, an image, a beacon, a WebSocket and a
+    worker's fetch. The browser's egress filter must stop them all while the form
+    still submits. Outcomes land in ``#probe-results`` for a person to see."""
+    data = json.dumps(list(probes)).replace("<", "\\u003c")
+    script = """<script>
+const probes = JSON.parse(document.getElementById('probes').textContent);
+const out = document.getElementById('probe-results');
+const mark = (url, how) => { const li = document.createElement('li'); li.textContent = how + ' ' + url;
+                             out.appendChild(li); };
+for (const url of probes) {
+  fetch(url, {mode: 'no-cors', method: 'POST', body: 'snoop'}).then(() => mark(url, 'reached'),
+                                                                  () => mark(url, 'blocked'));
+  new Image().src = url + '?via=img';
+  try { navigator.sendBeacon(url + '?via=beacon', 'snoop'); } catch (e) { mark(url, 'beacon refused'); }
+  try { const ws = new WebSocket(url.replace(/^http/, 'ws')); ws.onerror = () => mark(url, 'ws blocked'); }
+  catch (e) { mark(url, 'ws refused'); }
+  const src = "fetch(" + JSON.stringify(url + '?via=worker') + ", {mode: 'no-cors'}).catch(() => 0)";
+  try { new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript'}))); } catch (e) {}
+}
+</script>"""
+    form = plain_form(title, action)
+    extra = f"<script type='application/json' id='probes'>{data}</script><ul id='probe-results'></ul>{script}"
+    return form.replace("</main>", extra + "</main>")
 
 
 def wizard_step(title: str, step: int, carried: Mapping[str, str]) -> str:

@@ -3,6 +3,8 @@ or in the foreground for ``directorybolt sandbox``."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
@@ -13,8 +15,15 @@ import uvicorn
 
 from directorybolt.sandbox.app import SandboxState, create_app
 
+ALLOW_ENV = "DIRECTORYBOLT_BROWSER_ALLOWED_ORIGINS"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
+
+
+def allowed_origins_with(current: str | None, origin: str) -> str:
+    """The JSON list in ``current`` (the setting's environment form) plus ``origin``."""
+    origins = json.loads(current) if current else []
+    return json.dumps([*origins, origin] if origin not in origins else origins)
 
 
 class SandboxServer:
@@ -43,6 +52,20 @@ class SandboxServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def allow_browser(self) -> None:
+        """Let our browser reach this server (on loopback, so refused by default) from
+        this process and the workers it starts: add it to
+        ``DIRECTORYBOLT_BROWSER_ALLOWED_ORIGINS``. The demo and the benchmarks call this;
+        tests set the variable through their fixture."""
+        from directorybolt.core.settings import reload_settings
+
+        os.environ[ALLOW_ENV] = allowed_origins_with(os.environ.get(ALLOW_ENV), self.origin)
+        reload_settings()
 
     def _run(self) -> None:
         try:

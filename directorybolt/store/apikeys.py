@@ -94,7 +94,7 @@ def verify(key: str) -> KeyInfo | None:
     return KeyInfo(row.id, row.name, row.prefix, row.role, row.created_at, row.last_used_at, row.revoked_at)
 
 
-def _find(session: Session, prefix_or_id: str) -> ApiKey:
+def find(session: Session, prefix_or_id: str) -> ApiKey:
     ref = prefix_or_id.strip()
     clauses = [ApiKey.prefix == ref[:PREFIX_LEN]]
     if ref.isdigit() and len(ref) < 19:
@@ -108,7 +108,7 @@ def _find(session: Session, prefix_or_id: str) -> ApiKey:
 def revoke(prefix_or_id: str) -> KeyInfo:
     """Revoking is immediate (every request reads the row) and kept for the audit trail."""
     with db.session() as s:
-        row = _find(s, prefix_or_id)
+        row = find(s, prefix_or_id)
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
         s.flush()

@@ -38,6 +38,8 @@ def engine() -> Engine:
             max_overflow=5,
             pool_pre_ping=True,
             pool_recycle=1800,
+            # Parameters are customers' e-mails and phones: never in an error or a log line.
+            hide_parameters=True,
             connect_args={
                 "options": f"-c statement_timeout={s.statement_timeout_ms}",
                 "connect_timeout": 5,

@@ -123,6 +123,8 @@ class Job(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     requeue_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    #: sha256 of what the request asked for; a reused Idempotency-Key must match it.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the outbox last published the job's fan-out (NULL: only the producer did).
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -276,3 +278,17 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint(_in("role", API_ROLES), name="ck_api_keys_role"),)
+
+
+class ApiKeyCustomer(Base):
+    """A producer key's scope: the customers it created, and those a staff key granted
+    it (``granted_by``). Staff keys need no rows: they see every customer."""
+
+    __tablename__ = "api_key_customers"
+
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_api_key_customers_customer", "customer_id"),)

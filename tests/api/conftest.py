@@ -68,9 +68,14 @@ class ApiServer:
         return httpx.Client(base_url=self.url, **{"timeout": 10, **kw})
 
 
+METRICS_TOKEN = "test-metrics-token-0123456789"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def server_env(**settings: Any) -> dict[str, str]:
     env = dict(os.environ)
     env["DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES"] = "false"
+    env["DIRECTORYBOLT_METRICS_TOKEN"] = METRICS_TOKEN
     for k, v in settings.items():
         env[f"DIRECTORYBOLT_{k.upper()}"] = str(v)
     return env
@@ -118,10 +123,16 @@ def keys(clean: Services) -> Keys:
 
 
 @pytest.fixture
-def customer_id(clean: Services) -> str:
-    from directorybolt.cli import seed
+def customer_id(clean: Services, keys: Keys) -> str:
+    """A customer in the test producer key's scope (granted, as a staff member would)."""
+    import uuid
 
-    return seed.customer()
+    from directorybolt.cli import seed
+    from directorybolt.store import scopes
+
+    cid = seed.customer()
+    scopes.grant(keys.producer[:12], uuid.UUID(cid))
+    return cid
 
 
 def profile(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from directorybolt.recovery import dlq
 from directorybolt.recovery.dlq import Failure
 from directorybolt.store import db
 from directorybolt.store.models import Job, JobResult, WorkerHeartbeat
-from tests.api.conftest import Keys, free_port
+from tests.api.conftest import METRICS_AUTH, Keys, free_port
 from tests.api.test_jobs import DIRECTORIES
 
 HEALTH_FIELDS = {"status", "workers", "queue_depth", "dlq_depth", "db_connected", "redis_connected"}
@@ -104,7 +104,7 @@ def test_health_503_when_the_database_is_unreachable(start_api, clean):
     r = httpx.get(f"{server.url}/api/jobs/00000000-0000-0000-0000-000000000001",
                   headers={"X-API-Key": "dbk_00000000_x"}, timeout=10)
     assert r.status_code == 503 and r.headers["Retry-After"]
-    m = httpx.get(f"{server.url}/api/metrics", timeout=10)
+    m = httpx.get(f"{server.url}/api/metrics", headers=METRICS_AUTH, timeout=10)
     assert m.status_code == 200 and 'directorybolt_metrics_source_up{source="database"} 0.0' in m.text
 
 
@@ -116,7 +116,8 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_metrics_names_and_values(api, keys, customer_id):
+def test_metrics_names_and_values(start_api, keys, customer_id):
+    api = start_api(metrics_snapshot_ttl_s=0)  # figures read at scrape time, not from a snapshot
     seed.upsert_directories(DIRECTORIES)
     with db.session() as s:
         job, _ = jobs.create_job(s, customer_id=customer_id, tier="pro", directories=["alpha", "beta"])
@@ -133,9 +134,9 @@ def test_metrics_names_and_values(api, keys, customer_id):
     dlq.dead_letter(Failure("tasks.submission.submit_directory", "t1", [str(job_id), "beta"], {"tier_queue": "x"},
                             "submissions.pro", RuntimeError("boom"), None, 4), HANDOFF)
     with api.client() as c:
-        c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.producer))
+        c.get(f"/api/jobs/{job_id}", headers=Keys.bearer(keys.staff))
         c.get("/api/jobs/" + "x" * 3000)
-        r = c.get("/api/metrics")
+        r = c.get("/api/metrics", headers=METRICS_AUTH)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     m = _samples(r.text)
     assert m[("directorybolt_jobs", (("status", "partial"),))] == 1
@@ -190,7 +191,7 @@ def test_request_metrics_add_up_across_uvicorn_workers(start_api, clean, tmp_pat
     for _ in range(12):  # a new connection each time, so both workers get some
         assert httpx.get(f"{server.url}/api/health", timeout=10).status_code == 200
     for _ in range(3):  # whichever worker answers the scrape reports every worker's counts
-        m = _samples(httpx.get(f"{server.url}/api/metrics", timeout=10).text)
+        m = _samples(httpx.get(f"{server.url}/api/metrics", headers=METRICS_AUTH, timeout=10).text)
         key = (("method", "GET"), ("route", "/api/health"), ("status", "200"))
         assert m[("directorybolt_http_requests_total", key)] == 12
     assert len({p.name.split("_")[1] for p in multiproc.glob("counter_*.db")}) == 2

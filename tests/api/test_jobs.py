@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select, update
 
 from directorybolt.cli import seed
 from directorybolt.lifecycle import jobs, results
-from directorybolt.store import apikeys, db
+from directorybolt.store import apikeys, db, scopes
 from directorybolt.store.models import Customer, Job, JobResult
 from directorybolt.store.services import redis_client
 from tests.api.conftest import Keys, free_port, profile
@@ -92,6 +93,7 @@ def test_reusing_a_key_for_another_request_is_409(api, keys, customer_id):
 
 def test_idempotency_keys_are_scoped_to_the_api_key(api, keys, customer_id):
     other = apikeys.create("second producer")[1]
+    scopes.grant(other[:12], uuid.UUID(customer_id))
     request = {"customer_id": customer_id, "tier": "pro"}
     with api.client() as c:
         a = c.post("/api/jobs", json=request, headers={**Keys.bearer(keys.producer), "Idempotency-Key": "same"})

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from directorybolt.api.ratelimit import client_ip, storage_uri
-from tests.api.conftest import Keys
+from tests.api.conftest import METRICS_AUTH, Keys
 
 
 def _job(api, keys, customer_id) -> str:
@@ -39,7 +39,7 @@ def test_per_address_limit_allows_100_a_minute_and_answers_429_with_retry_after(
         # Monitoring is exempt from the per-address limit.
     with api.client() as c:
         assert c.get("/api/health").status_code == 200
-        assert c.get("/api/metrics").status_code == 200
+        assert c.get("/api/metrics", headers=METRICS_AUTH).status_code == 200
 
 
 def test_forwarded_for_counts_only_behind_a_trusted_proxy(start_api, api, keys, customer_id):

@@ -35,7 +35,7 @@ def test_basic_auth_and_queue_depths(clean, start_worker, tmp_path):
     start_worker(queues=["submissions.enterprise", "submissions.pro"])
     port = _free_port()
     log = open(tmp_path / "flower.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "directorybolt", "flower", "--basic-auth", "ops:s3cret",
+    proc = subprocess.Popen([sys.executable, "-m", "directorybolt", "flower", "--basic-auth", "ops:s3cret-passw0rd",
                              "--port", str(port)], cwd=ROOT, env=dict(os.environ), stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api/queues/length"
@@ -49,7 +49,7 @@ def test_basic_auth_and_queue_depths(clean, start_worker, tmp_path):
         wait_until(answers, 40, what="flower to answer")
         assert httpx.get(url, timeout=5).status_code == 401
         time.sleep(2)  # let Flower hear from the worker
-        r = httpx.get(url, auth=("ops", "s3cret"), timeout=10)
+        r = httpx.get(url, auth=("ops", "s3cret-passw0rd"), timeout=10)
         assert r.status_code == 200
         depths = {q["name"]: q["messages"] for q in r.json()["active_queues"]}
         assert {"submissions.enterprise", "submissions.pro", "submissions.growth", "submissions.starter",

@@ -57,10 +57,18 @@ def dashboard_exprs() -> list[str]:
     return [t["expr"] for p in dash["panels"] for t in p.get("targets", []) if t.get("expr")]
 
 
-def test_promtool_checks_rules_and_config():
+def test_promtool_checks_rules_and_config(tmp_path):
     out = run_promtool("check", "rules", str(ALERTS)).stdout
     assert "SUCCESS" in out
-    run_promtool("check", "config", str(PROMETHEUS))
+    # The scrape reads the metrics token from a file the compose stack writes at start.
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    auth = config["scrape_configs"][0]["authorization"]
+    assert auth["type"] == "Bearer" and auth["credentials_file"] == "/prometheus/metrics-token"
+    (tmp_path / "token").write_text("t")
+    auth["credentials_file"] = str(tmp_path / "token")
+    (tmp_path / "alerts.yml").write_text(ALERTS.read_text())
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    run_promtool("check", "config", str(tmp_path / "prometheus.yml"))
 
 
 def test_every_dashboard_query_parses(tmp_path):

@@ -21,7 +21,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 SECRETS = {"POSTGRES_PASSWORD": "pg-test-secret", "REDIS_PASSWORD": "redis-test-secret",
-           "FLOWER_BASIC_AUTH": "ops:flower-test-secret"}
+           "FLOWER_BASIC_AUTH": "ops:flower-test-secret", "METRICS_TOKEN": "metrics-test-secret"}
 APP_SERVICES = {"migrate", "api", "worker-priority", "worker-standard", "beat", "flower"}
 VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 

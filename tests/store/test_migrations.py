@@ -31,7 +31,7 @@ def scratch_db(services):
 
 
 EXPECTED = {"customers", "directories", "jobs", "job_results", "worker_heartbeats", "queue_history",
-            "queue_history_archive", "dead_letters", "api_keys"}
+            "queue_history_archive", "dead_letters", "api_keys", "api_key_customers"}
 
 
 def test_upgrade_downgrade_upgrade(scratch_db):

@@ -16,6 +16,7 @@ from typing import Any
 
 from directorybolt.core.errors import BrowserCrashed
 from directorybolt.core.settings import get_settings
+from directorybolt.execution.browser import egress
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--no-first-run",
+    # WebRTC would send UDP around the request filter (browser/egress.py).
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 
 
@@ -75,6 +78,7 @@ class BrowserPool:
 
     def _new_page(self) -> tuple[Any, Any]:
         context = self._browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+        egress.guard(context)
         page = context.new_page()
         return context, page
 

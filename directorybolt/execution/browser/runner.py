@@ -22,6 +22,7 @@ from directorybolt.core.errors import (
 )
 from directorybolt.core.plans import Plan, Step
 from directorybolt.core.profiles import BusinessProfile
+from directorybolt.execution.browser import egress
 
 
 @dataclass
@@ -122,6 +123,9 @@ def run_plan(
 
     if plan.review_reason:
         raise NeedsReview(plan.review_reason, category="manual")
+    guard = egress.filter_of(page)
+    if guard is not None:
+        guard.allow_plan(plan)
     doc = _DocumentStatus(page)
     page.set_default_timeout(step_timeout_ms)
     page.set_default_navigation_timeout(navigation_timeout_ms)
