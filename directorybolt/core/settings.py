@@ -10,7 +10,7 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     allow_private_websites: bool = False
     health_timeout_s: float = 1.5
     api_metrics_timeout_s: float = 5.0
+
+    # Paid orders (Stripe webhook, docs/api.md). The fast-track add-on is a flat price on top of the
+    # package's; a checkout is expected to charge exactly tier price (+ add-on), in USD cents.
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_tolerance_s: int = 300
+    stripe_invalid_signatures_per_ip: str = "100/minute"
+    fast_track_price_usd: int = 99
 
     # Pool autoscaling on queue depth (directorybolt.queueing.autoscale); --autoscale MAX,MIN still bounds it.
     autoscale_min: int = 1
