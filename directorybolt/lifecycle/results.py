@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session
 from directorybolt.store import history
 
 
-def final_status_sql(submitted: str, failed: str, needs_review: str) -> str:
+def final_status_sql(submitted: str, failed: str, needs_review: str, stopped: str = "false") -> str:
     """The final-status rule as SQL over three count expressions: ``completed`` when
     nothing failed or waits for a person, ``failed`` when nothing was submitted,
-    ``partial`` otherwise."""
-    return (f"CASE WHEN {failed} + {needs_review} = 0 THEN 'completed' "
+    ``partial`` otherwise. A job told to stop (``stopped``, a boolean expression: a
+    refund, :func:`skip_unsent`) skipped work the customer no longer gets, so it is
+    ``cancelled`` when nothing was submitted and ``partial`` otherwise."""
+    return (f"CASE WHEN {stopped} THEN CASE WHEN {submitted} = 0 THEN 'cancelled' ELSE 'partial' END "
+            f"WHEN {failed} + {needs_review} = 0 THEN 'completed' "
             f"WHEN {submitted} = 0 THEN 'failed' ELSE 'partial' END")
 
 
@@ -55,7 +58,8 @@ _RECOUNT_SQL = text(
         version = j.version + CASE WHEN j.status = 'in_progress' AND c.open = 0 THEN 1 ELSE 0 END
     FROM c WHERE j.id = :job_id
     RETURNING j.status, j.finished_at = now() AS finalized
-    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review"))
+    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
+                                      "j.cancel_requested_at IS NOT NULL"))
 )
 
 #: The hot path, one statement: record one result, audit it, count it into the job and
@@ -91,7 +95,8 @@ RECORD_SQL = text(
         SELECT id, 'job_completed', jsonb_build_object('status', status) FROM j WHERE finalized
     )
     SELECT status, finalized FROM j
-    """.format(final=final_status_sql("jobs.submitted + :ds", "jobs.failed + :df", "jobs.needs_review + :dn"))
+    """.format(final=final_status_sql("jobs.submitted + :ds", "jobs.failed + :df", "jobs.needs_review + :dn",
+                                      "jobs.cancel_requested_at IS NOT NULL"))
 )
 
 _DELTAS = {"submitted": "ds", "failed": "df", "needs_review": "dn", "skipped": "dk"}
@@ -122,3 +127,49 @@ def finalize(session: Session, job_id: uuid.UUID) -> str | None:
         history.record(session, "job_completed", job_id=job_id, status=row.status)
         return row.status
     return None
+
+
+# --- Stopping a job (a refund): the one write that skips results ----------------------
+
+# Run after lock_job, so the snapshot sees result rows a concurrent start_job committed.
+# A job not yet running (pending, or held for review) is cancelled outright; a running one
+# is marked stopped and its pending results skipped, while the ones already submitting
+# finish and count, and the last of them finalises the job by final_status_sql.
+_SKIP_UNSENT_SQL = text(
+    """
+    WITH j AS (
+        UPDATE jobs SET cancel_requested_at = now(), status_note = :reason, version = version + 1,
+            updated_at = now(),
+            status = CASE WHEN status = 'in_progress' THEN status ELSE 'cancelled' END,
+            finished_at = CASE WHEN status = 'in_progress' THEN finished_at ELSE now() END
+        WHERE id = :job AND status IN ('pending', 'needs_review', 'in_progress') AND cancel_requested_at IS NULL
+        RETURNING status
+    ), r AS (
+        UPDATE job_results SET status = 'skipped', error_category = 'cancelled', error_message = :reason,
+            retry_at = NULL, finished_at = now(), updated_at = now()
+        WHERE job_id = :job AND status = 'pending' AND EXISTS (SELECT 1 FROM j)
+        RETURNING directory_id, attempts
+    ), h AS (
+        INSERT INTO queue_history (job_id, directory_id, event, attempt, detail)
+        SELECT :job, directory_id, 'submission_skipped', attempts, jsonb_build_object('reason', CAST(:reason AS text))
+        FROM r
+    )
+    SELECT (SELECT status FROM j) AS job_status, ARRAY(SELECT directory_id FROM r ORDER BY directory_id) AS skipped
+    """
+)
+
+
+def skip_unsent(session: Session, job_id: uuid.UUID, *, reason: str) -> list[str]:
+    """Stop a job: every result not yet taken by a worker becomes ``skipped``; those
+    already ``submitting`` finish normally and count. Returns the skipped directory ids
+    (empty when the job had already finished or was already stopped)."""
+    lock_job(session, job_id)
+    row = session.execute(_SKIP_UNSENT_SQL, {"job": job_id, "reason": reason}).one()
+    if row.job_status is None:
+        return []
+    if row.job_status == "cancelled":
+        history.record(session, "job_cancelled", job_id=job_id, reason=reason)
+    else:
+        history.record(session, "job_stop_requested", job_id=job_id, reason=reason, skipped=len(row.skipped))
+        finalize(session, job_id)
+    return list(row.skipped)
