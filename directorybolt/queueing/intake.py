@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,13 @@ class Accepted:
     replayed: bool
 
 
-def accept(order: Order) -> Accepted:
+#: Runs in the job's own transaction right after the job row is created (the Stripe
+#: webhook records its event there). It may hold the job (any status but ``pending`` is
+#: not queued); an exception rolls the customer and the job back with it.
+OnCreated = Callable[[Session, Job], None]
+
+
+def accept(order: Order, on_created: OnCreated | None = None) -> Accepted:
     """Create the job (and customer) and queue it. A known idempotency key returns the
     same job (``replayed``), or raises ConflictError when it was used for a different
     order; a broker that refuses the job raises ServiceUnavailable, with nothing kept."""
@@ -64,6 +71,9 @@ def accept(order: Order) -> Accepted:
                 s, customer_id=customer_id, tier=order.tier, fast_track=order.fast_track,
                 directories=order.directories, idempotency_key=order.idempotency_key,
             )
+            if on_created is not None:
+                on_created(s, job)
+                s.refresh(job)
             accepted = Accepted(job.id, job.status, job.queue, replayed=False)
     except IntegrityError:
         if order.idempotency_key is None:
@@ -73,6 +83,8 @@ def accept(order: Order) -> Accepted:
         if existing is None:
             raise
         return Accepted(existing.id, existing.status, existing.queue, replayed=True)
+    if accepted.status != "pending":
+        return accepted
     try:
         dispatch.enqueue_job(accepted.job_id, accepted.queue)
     except SERVICE_ERRORS as exc:
@@ -102,3 +114,19 @@ def _withdraw(job_id: uuid.UUID, cause: BaseException) -> None:
         jobs.cancel(s, job_id)
         s.execute(update(Job).where(Job.id == job_id).values(
             idempotency_key=None, status_note="not queued: the broker was unavailable"))
+
+
+def release(job_id: uuid.UUID | str) -> Accepted:
+    """Queue a job held for review (``needs_review`` -> ``pending``). If the broker
+    refuses it, it goes back on hold, nothing queued, and ServiceUnavailable is raised."""
+    with db.session() as s:
+        job = jobs.release(s, job_id)
+        accepted = Accepted(job.id, job.status, job.queue, replayed=False)
+    try:
+        dispatch.enqueue_job(accepted.job_id, accepted.queue)
+    except SERVICE_ERRORS as exc:
+        log.warning("released job %s not queued, holding it again: %s", accepted.job_id, exc)
+        with db.session() as s:
+            jobs.hold(s, accepted.job_id, "released while the broker was unavailable; release it again")
+        raise ServiceUnavailable("the broker did not accept the job; it is held again, retry shortly") from None
+    return accepted

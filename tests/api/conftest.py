@@ -68,9 +68,14 @@ class ApiServer:
         return httpx.Client(base_url=self.url, **{"timeout": 10, **kw})
 
 
+#: The signing secret every test API server verifies Stripe webhooks with.
+STRIPE_SECRET = "whsec_test_directorybolt_0123456789abcdef"
+
+
 def server_env(**settings: Any) -> dict[str, str]:
     env = dict(os.environ)
     env["DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES"] = "false"
+    env["DIRECTORYBOLT_STRIPE_WEBHOOK_SECRET"] = STRIPE_SECRET
     for k, v in settings.items():
         env[f"DIRECTORYBOLT_{k.upper()}"] = str(v)
     return env
