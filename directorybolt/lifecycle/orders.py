@@ -66,8 +66,7 @@ def recorder(order: PaidOrder) -> Callable[[Session, Job], None]:
     or cancel it if the payment was refunded before this event arrived."""
 
     def record(session: Session, job: Job) -> None:
-        _record(session, order, job.id)
-        if _refunded_early(session, order.payment_intent):
+        if _record(session, order, job.id):
             results.skip_unsent(session, job.id, reason=REFUNDED_EARLY)
         elif order.review:
             jobs.hold(session, job.id, f"held for review: {order.review}")
@@ -87,8 +86,10 @@ def forget(session: Session, order: PaidOrder) -> None:
         StripeEvent.id == order.event_id, StripeEvent.job_id.in_(select(Job.id).where(Job.status == "cancelled"))))
 
 
-def _record(session: Session, order: PaidOrder, job_id: uuid.UUID | None) -> None:
+def _record(session: Session, order: PaidOrder, job_id: uuid.UUID | None) -> bool:
+    """Insert the event and the checkout; returns whether the payment was already refunded."""
     _lock_payment(session, order.payment_intent)
+    refunded = _refunded_early(session, order.payment_intent)
     event = pg_insert(StripeEvent).values(
         id=order.event_id, type=order.event_type, payment_intent=order.payment_intent, job_id=job_id,
         detail={"session": order.session_id},
@@ -99,9 +100,11 @@ def _record(session: Session, order: PaidOrder, job_id: uuid.UUID | None) -> Non
         session_id=order.session_id, event_id=order.event_id, payment_intent=order.payment_intent, job_id=job_id,
         package=order.package, fast_track=order.fast_track, amount_total=order.amount_total,
         currency=order.currency, review_reason=order.problem or order.review, payload=order.payload or None,
+        refunded_at=func.now() if refunded else None,
     )
     if session.execute(checkout.on_conflict_do_nothing().returning(StripeCheckout.session_id)).scalar() is None:
         raise Duplicate(order.session_id)
+    return refunded
 
 
 def _lock_payment(session: Session, payment_intent: str | None) -> None:
