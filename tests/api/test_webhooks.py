@@ -416,3 +416,18 @@ def _results_of(job_id: str) -> dict[str, str]:
 
 def _wait_ended(job_id: str) -> dict:
     return wait_until(lambda: (r := job_report(job_id))["status"] in JOB_TERMINAL and r, 90, 0.3, what="the job to end")
+
+
+def test_release_while_the_broker_is_down_keeps_the_job_held(api, start_api, clean, keys):
+    with api.client() as c:
+        held = se.deliver(c, se.event("checkout.session.completed", se.checkout_session(package="starter", amount=100)))
+    job_id = held.json()["job_id"]
+    down = start_api(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    with down.client(timeout=30) as c:
+        r = c.post(f"/api/admin/jobs/{job_id}/release", headers=Keys.bearer(keys.staff))
+    assert r.status_code == 503 and "held again" in r.json()["error"]
+    job = _job(job_id)
+    assert job.status == "needs_review" and "release it again" in job.status_note
+    with api.client() as c:
+        assert c.post(f"/api/admin/jobs/{job_id}/release", headers=Keys.bearer(keys.staff)).status_code == 200
+    assert redis_client().llen("submissions.starter") == 1
