@@ -13,7 +13,10 @@ import time
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from directorybolt.store import db
+from directorybolt.store.models import Job
 from tests.api.conftest import STRIPE_SECRET
 
 LISTING = {
@@ -79,3 +82,13 @@ def deliver(client: httpx.Client, payload: dict[str, Any] | bytes, *, secret: st
     if signature != "":
         headers["Stripe-Signature"] = signature or sign(body, secret, timestamp)
     return client.post("/api/webhooks/stripe", content=body, headers=headers)
+
+
+def count(model: type) -> int:
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def job(job_id: str) -> Job:
+    with db.session() as s:
+        return s.get(Job, job_id)

@@ -11,14 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from directorybolt.cli import seed
-from directorybolt.lifecycle.reports import job_report
 from directorybolt.queueing import redis_layout
 from directorybolt.store import db
 from directorybolt.store.models import (
-    JOB_TERMINAL,
     Customer,
     Job,
     JobResult,
@@ -40,23 +38,13 @@ DIRECTORIES = [
 ]
 
 
-def _count(model) -> int:
-    with db.session() as s:
-        return s.scalar(select(func.count()).select_from(model))
-
-
 def _nothing_written() -> None:
-    assert [_count(m) for m in (Customer, Job, StripeEvent, StripeCheckout, QueueHistory)] == [0] * 5
+    assert [se.count(m) for m in (Customer, Job, StripeEvent, StripeCheckout, QueueHistory)] == [0] * 5
 
 
 def _queued(queue: str) -> list[dict]:
     """Messages waiting in ``queue``, at every kombu priority level."""
     return [json.loads(m) for key in redis_layout.priority_keys(queue) for m in redis_client().lrange(key, 0, -1)]
-
-
-def _job(job_id: str) -> Job:
-    with db.session() as s:
-        return s.get(Job, job_id)
 
 
 def test_paid_session_becomes_one_job_at_the_right_tier(api, clean):
@@ -69,7 +57,7 @@ def test_paid_session_becomes_one_job_at_the_right_tier(api, clean):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["outcome"] == "job_created" and body["status"] == "pending"
-    job = _job(body["job_id"])
+    job = se.job(body["job_id"])
     assert (job.tier, job.fast_track, job.queue, job.package_size) == ("growth", True, "submissions.pro", 250)
     with db.session() as s:
         customer = s.get(Customer, job.customer_id)
@@ -100,7 +88,7 @@ def test_same_event_twice_gives_one_job(api, clean):
         again = se.deliver(c, payload)
     assert first.status_code == again.status_code == 200
     assert again.json()["outcome"] == "duplicate" and again.json()["job_id"] == first.json()["job_id"]
-    assert _count(Job) == _count(Customer) == 1
+    assert se.count(Job) == se.count(Customer) == 1
     assert redis_client().llen("submissions.starter") == 1
 
 
@@ -112,7 +100,7 @@ def test_async_payment_succeeded_after_completed_gives_no_second_job(api, clean)
     assert completed.json()["outcome"] == "job_created"
     assert succeeded.status_code == 200 and succeeded.json()["outcome"] == "duplicate"
     assert succeeded.json()["job_id"] == completed.json()["job_id"]
-    assert _count(Job) == 1 and _count(StripeEvent) == 1
+    assert se.count(Job) == 1 and se.count(StripeEvent) == 1
     assert redis_client().llen("submissions.pro") == 1
 
 
@@ -121,10 +109,10 @@ def test_asynchronous_payment_makes_the_job_when_it_succeeds(api, clean):
     session = se.checkout_session(package="starter", payment_status="unpaid")
     with api.client() as c:
         completed = se.deliver(c, se.event("checkout.session.completed", session))
-        assert completed.json()["outcome"] == "ignored" and _count(Job) == 0
+        assert completed.json()["outcome"] == "ignored" and se.count(Job) == 0
         succeeded = se.deliver(c, se.event("checkout.session.async_payment_succeeded",
                                            {**session, "payment_status": "paid"}))
-    assert succeeded.json()["outcome"] == "job_created" and _count(Job) == 1
+    assert succeeded.json()["outcome"] == "job_created" and se.count(Job) == 1
 
 
 @pytest.mark.parametrize("tamper", ["wrong secret", "body changed", "no header", "garbage header", "no v1",
@@ -156,7 +144,7 @@ def test_timestamp_ten_minutes_old_is_400(api, clean):
         stale = se.deliver(c, payload, timestamp=int(time.time()) - 600)
         recent = se.deliver(c, payload, timestamp=int(time.time()) - 240)  # inside the 5-minute tolerance
     assert stale.status_code == 400 and "tolerance" in stale.json()["error"]
-    assert recent.status_code == 200 and _count(Job) == 1
+    assert recent.status_code == 200 and se.count(Job) == 1
 
 
 @pytest.mark.parametrize("body", [
@@ -182,7 +170,7 @@ def test_amount_that_does_not_match_the_package_is_held_for_review(api, clean, k
         assert r.status_code == 200 and r.json()["status"] == "needs_review"
         job_id = r.json()["job_id"]
         assert "paid $299.00, but growth + fast track costs $398.00" in r.json()["review"]
-        job = _job(job_id)
+        job = se.job(job_id)
         assert job.status == "needs_review" and "held for review" in job.status_note
         assert redis_client().llen("submissions.pro") == 0, "a held job is never queued"
         reviews = c.get("/api/admin/reviews", headers=Keys.bearer(keys.staff)).json()
@@ -197,7 +185,7 @@ def test_amount_that_does_not_match_the_package_is_held_for_review(api, clean, k
     assert forbidden.status_code == 403
     assert released.status_code == 200 and released.json()["status"] == "pending"
     assert twice.status_code == 409 and "not held" in twice.json()["error"]
-    assert redis_client().llen("submissions.pro") == 1 and _job(job_id).status == "pending"
+    assert redis_client().llen("submissions.pro") == 1 and se.job(job_id).status == "pending"
 
 
 @pytest.mark.parametrize("metadata, reason", [
@@ -214,24 +202,10 @@ def test_order_that_cannot_become_a_job_is_kept_for_review(api, clean, keys, met
         reviews = c.get("/api/admin/reviews", headers=Keys.bearer(keys.staff)).json()
     assert r.status_code == 200 and r.json()["outcome"] == "held" and reason in r.json()["review"]
     assert again.json()["outcome"] == "duplicate"
-    assert _count(Job) == 0 and _count(Customer) == 0
+    assert se.count(Job) == 0 and se.count(Customer) == 0
     assert [(h["session_id"], h["job_id"]) for h in reviews] == [(session["id"], None)]
     with db.session() as s:
         assert json.loads(s.get(StripeCheckout, session["id"]).payload)["metadata"] == metadata
-
-
-@pytest.mark.parametrize("refund_first", [False, True])
-def test_a_refund_settles_an_order_that_could_not_become_a_job(api, clean, keys, refund_first):
-    session = se.checkout_session(metadata={"package": "platinum", "business_name": "Pine Street Dental"})
-    events = [se.event("checkout.session.completed", session),
-              se.event("charge.refunded", se.charge_refunded(session["payment_intent"]))]
-    with api.client() as c:
-        answers = [se.deliver(c, e).json()["outcome"] for e in (events[::-1] if refund_first else events)]
-        reviews = c.get("/api/admin/reviews", headers=Keys.bearer(keys.staff)).json()
-    assert sorted(answers) == ["held", "refund"]
-    assert reviews == [], "a refunded order needs no one"
-    with db.session() as s:
-        assert s.get(StripeCheckout, session["id"]).refunded_at is not None
 
 
 def test_fifty_concurrent_deliveries_of_one_event_make_one_job(api, clean, services):
@@ -256,54 +230,13 @@ def test_fifty_concurrent_deliveries_of_one_event_make_one_job(api, clean, servi
     assert {code for code, _, _ in answers} == {200}, answers
     assert [o for _, o, _ in answers].count("job_created") == 1
     assert len({job_id for _, _, job_id in answers}) == 1
-    assert _count(Job) == _count(Customer) == _count(StripeEvent) == 1
+    assert se.count(Job) == se.count(Customer) == se.count(StripeEvent) == 1
     assert redis_client().llen("submissions.pro") == 1
 
 
 def _waiting_on_advisory_lock(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND wait_event = 'advisory'").fetchone()[0]
-
-
-def test_refund_before_the_job_starts_cancels_it(api, clean):
-    session = se.checkout_session(package="starter")
-    with api.client() as c:
-        created = se.deliver(c, se.event("checkout.session.completed", session)).json()
-        refund = se.event("charge.refunded", se.charge_refunded(session["payment_intent"]))
-        r = se.deliver(c, refund)
-        again = se.deliver(c, refund)
-    assert r.status_code == 200 and r.json()["outcome"] == "refund" and r.json()["job_id"] == created["job_id"]
-    assert again.json()["outcome"] == "duplicate"
-    job = _job(created["job_id"])
-    assert job.status == "cancelled" and job.cancel_requested_at is not None and "refunded" in job.status_note
-    # The fan-out queued before the refund reaches a worker afterwards: it does nothing.
-    from tasks.submission import process_job
-
-    assert process_job.apply(args=[created["job_id"]], kwargs={"tier_queue": job.queue}).get()["sent"] == 0
-    assert _count(JobResult) == 0
-
-
-def test_refund_delivered_before_its_checkout_cancels_the_job_at_once(api, clean):
-    """Stripe does not promise order: the refund's event may come first."""
-    session = se.checkout_session(package="growth")
-    with api.client() as c:
-        early = se.deliver(c, se.event("charge.refunded", se.charge_refunded(session["payment_intent"])))
-        created = se.deliver(c, se.event("checkout.session.completed", session))
-    assert early.json()["outcome"] == "refund" and "no order" in early.json()["note"]
-    assert created.json()["status"] == "cancelled"
-    assert _job(created.json()["job_id"]).status == "cancelled"
-    assert redis_client().llen("submissions.growth") == 0
-
-
-def test_partial_refund_is_noted_and_the_job_goes_on(api, clean):
-    session = se.checkout_session(package="starter")
-    with api.client() as c:
-        created = se.deliver(c, se.event("checkout.session.completed", session)).json()
-        r = se.deliver(c, se.event("charge.refunded", se.charge_refunded(session["payment_intent"], full=False)))
-    assert r.json()["note"].startswith("partial refund")
-    assert _job(created["job_id"]).status == "pending"
-    with db.session() as s:
-        assert s.scalar(select(func.count()).where(QueueHistory.event == "refund_partial")) == 1
 
 
 def test_other_event_types_are_ignored_and_logged_once(api, clean):
@@ -352,7 +285,7 @@ def test_redis_down_is_503_and_the_retry_makes_the_job(api, start_api, clean):
     with down.client(timeout=30) as c:
         r = se.deliver(c, payload)
     assert r.status_code == 503, r.text
-    assert _count(StripeEvent) == _count(StripeCheckout) == 0
+    assert se.count(StripeEvent) == se.count(StripeCheckout) == 0
     with db.session() as s:
         assert s.scalars(select(Job.status)).all() == ["cancelled"]
     with api.client() as c:
@@ -375,49 +308,6 @@ def test_webhook_route_needs_no_api_key_and_keeps_the_size_limit(start_api, clea
     _nothing_written()
 
 
-@pytest.mark.slow
-@pytest.mark.browser
-def test_refund_mid_job_skips_what_was_not_submitted(api, clean, settings_env, sandbox, start_worker):
-    """A real worker drives Chromium through the sandbox; the refund arrives while the
-    slow directory's form is being submitted. That one finishes and counts; the rest are
-    skipped and never reach their directory."""
-    from tests.execution.conftest import FAST, sandbox_counts
-
-    settings_env(**FAST, step_timeout_ms=20_000)  # the slow form answers in 4 s, even on a busy machine
-    httpx.delete(f"{sandbox.url}/_submissions")
-    httpx.post(f"{sandbox.url}/_control", json={"slow_delay": 4.0})
-    directories = seed.seed_sandbox(sandbox.url)
-    start_worker(concurrency=1)
-    session = se.checkout_session(package="starter")
-    with api.client() as c:
-        job_id = se.deliver(c, se.event("checkout.session.completed", session)).json()["job_id"]
-        wait_until(lambda: _results_of(job_id).get("plain") == "submitted" and
-                   _results_of(job_id).get("slow") == "submitting", 90, what="plain submitted and slow in flight")
-        r = se.deliver(c, se.event("charge.refunded", se.charge_refunded(session["payment_intent"], amount=14900)))
-    assert r.status_code == 200 and r.json()["outcome"] == "refund", r.text
-    tier_one = {d for d in directories if d not in ("wizard", "select", "catalogstyle")}
-    assert r.json()["skipped"] == len(tier_one) - 2
-    report = _wait_ended(job_id)
-    got = {x["directory"]: x["status"] for x in report["results"]}
-    assert got == {d: "submitted" if d in ("plain", "slow") else "skipped" for d in tier_one}, got
-    assert report["status"] == "partial" and report["counts"]["skipped"] == len(tier_one) - 2
-    counts = sandbox_counts(sandbox)
-    assert {d: counts.get(f"{d}|pine street dental", 0) for d in tier_one} == {
-        d: 1 if d in ("plain", "slow") else 0 for d in tier_one}
-    with db.session() as s:
-        assert s.scalar(select(func.count()).where(QueueHistory.job_id == job_id,
-                                                   QueueHistory.event == "job_completed")) == 1
-
-
-def _results_of(job_id: str) -> dict[str, str]:
-    with db.session() as s:
-        return dict(s.execute(select(JobResult.directory_id, JobResult.status).where(JobResult.job_id == job_id)).all())
-
-
-def _wait_ended(job_id: str) -> dict:
-    return wait_until(lambda: (r := job_report(job_id))["status"] in JOB_TERMINAL and r, 90, 0.3, what="the job to end")
-
-
 def test_release_while_the_broker_is_down_keeps_the_job_held(api, start_api, clean, keys):
     with api.client() as c:
         held = se.deliver(c, se.event("checkout.session.completed", se.checkout_session(package="starter", amount=100)))
@@ -426,7 +316,7 @@ def test_release_while_the_broker_is_down_keeps_the_job_held(api, start_api, cle
     with down.client(timeout=30) as c:
         r = c.post(f"/api/admin/jobs/{job_id}/release", headers=Keys.bearer(keys.staff))
     assert r.status_code == 503 and "held again" in r.json()["error"]
-    job = _job(job_id)
+    job = se.job(job_id)
     assert job.status == "needs_review" and "release it again" in job.status_note
     with api.client() as c:
         assert c.post(f"/api/admin/jobs/{job_id}/release", headers=Keys.bearer(keys.staff)).status_code == 200
