@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CI = bool(os.environ.get("CI"))
 TABLES = (
     "api_key_customers, api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
-    "job_results, jobs, directories, customers"
+    "stripe_checkouts, stripe_events, job_results, jobs, directories, customers"
 )
 
 

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     # (the sandbox on 127.0.0.1). Everything private, loopback or link-local is refused otherwise.
     browser_allowed_origins: list[str] = Field(default_factory=list)
 
+    # Paid orders (Stripe webhook, docs/api.md). The fast-track add-on is a flat price on top of the
+    # package's; a checkout is expected to charge exactly tier price (+ add-on), in USD cents.
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_tolerance_s: int = 300
+    stripe_invalid_signatures_per_ip: str = "100/minute"
+    fast_track_price_usd: int = 99
+
     # Pool autoscaling on queue depth (directorybolt.queueing.autoscale); --autoscale MAX,MIN still bounds it.
     autoscale_min: int = 1
     autoscale_max: int = 10

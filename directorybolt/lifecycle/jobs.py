@@ -251,3 +251,31 @@ def cancel(session: Session, job_id: str | uuid.UUID, *, note: str | None = None
             raise NotFound(f"job {jid} does not exist")
         raise ConflictError(f"job {jid} is already {status}")
     history.record(session, "job_cancelled", job_id=jid)
+
+
+def hold(session: Session, job_id: uuid.UUID, reason: str) -> None:
+    """A paid order that does not add up waits for a person instead of running: a
+    ``needs_review`` job is never queued (only ``pending`` ones are)."""
+    res = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "pending", Job.started_at.is_(None))
+        .values(status="needs_review", status_note=reason, version=Job.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        raise ConflictError(f"job {job_id} is no longer waiting to start; it cannot be held")
+    history.record(session, "job_held", job_id=job_id, reason=reason)
+
+
+def release(session: Session, job_id: str | uuid.UUID) -> Job:
+    """needs_review -> pending: staff checked the order; the caller queues the job."""
+    jid = parse_uuid(job_id, "job id")
+    job = session.get(Job, jid)
+    if job is None:
+        raise NotFound(f"job {jid} does not exist")
+    if job.status != "needs_review":
+        raise ConflictError(f"job {jid} is {job.status}, not held for review")
+    transition(session, jid, job.version, status="pending", status_note=None)
+    history.record(session, "job_released", job_id=jid)
+    session.refresh(job)
+    return job

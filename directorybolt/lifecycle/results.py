@@ -39,11 +39,14 @@ from directorybolt.store import history
 from directorybolt.store.models import JobResult
 
 
-def final_status_sql(submitted: str, failed: str, needs_review: str) -> str:
+def final_status_sql(submitted: str, failed: str, needs_review: str, stopped: str = "false") -> str:
     """The final-status rule as SQL over three count expressions: ``completed`` when
     nothing failed or waits for a person, ``failed`` when nothing was submitted,
-    ``partial`` otherwise."""
-    return (f"CASE WHEN {failed} + {needs_review} = 0 THEN 'completed' "
+    ``partial`` otherwise. A job told to stop (``stopped``, a boolean expression: a
+    refund, :func:`skip_unsent`) skipped work the customer no longer gets, so it is
+    ``cancelled`` when nothing was submitted and ``partial`` otherwise."""
+    return (f"CASE WHEN {stopped} THEN CASE WHEN {submitted} = 0 THEN 'cancelled' ELSE 'partial' END "
+            f"WHEN {failed} + {needs_review} = 0 THEN 'completed' "
             f"WHEN {submitted} = 0 THEN 'failed' ELSE 'partial' END")
 
 
@@ -56,6 +59,7 @@ _CLAIM = text(
             committed_at = NULL, attempts = r.attempts + 1, updated_at = now()
         FROM jobs j
         WHERE r.job_id = :job AND r.directory_id = :dir AND j.id = r.job_id AND j.status = 'in_progress'
+          AND j.cancel_requested_at IS NULL
           AND r.status = 'pending' AND (r.retry_at IS NULL OR r.retry_at <= now())
         RETURNING r.attempts, r.requeues, j.tier, j.customer_id
     ), beat AS (
@@ -68,7 +72,8 @@ _CLAIM = text(
 _CURRENT = text(
     """
     SELECT r.status, r.worker_id, r.attempts, r.requeues, r.committed_at IS NOT NULL AS committed,
-           j.status AS job_status, j.tier, j.customer_id,
+           CASE WHEN j.cancel_requested_at IS NULL THEN j.status ELSE 'stopped' END AS job_status, j.tier,
+           j.customer_id,
            GREATEST(0, EXTRACT(epoch FROM r.retry_at - now()))::float AS wait_s
     FROM job_results r JOIN jobs j ON j.id = r.job_id
     WHERE r.job_id = :job AND r.directory_id = :dir
@@ -148,7 +153,8 @@ _FENCE = text(
     UPDATE job_results r SET committed_at = now(), updated_at = now()
     WHERE r.job_id = :job AND r.directory_id = :dir AND r.status = 'submitting' AND r.worker_id = :worker
       AND r.attempts = :attempt AND r.committed_at IS NULL
-      AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.status = 'in_progress')
+      AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.status = 'in_progress'
+                  AND j.cancel_requested_at IS NULL)
     RETURNING 1
     """
 )
@@ -162,6 +168,7 @@ def fence(session: Session, job_id: uuid.UUID, directory_id: str, worker: str, a
     if not won:
         history.record(session, "submission_fence_lost", job_id=job_id, directory_id=directory_id,
                        attempt=attempt, worker=worker)
+        skip_if_stopped(session, job_id, directory_id, owner=worker, attempt=attempt)
     return won
 
 
@@ -184,6 +191,8 @@ def release(session: Session, job_id: uuid.UUID, directory_id: str, worker: str,
             event: str | None = None) -> bool:
     """Give the row back for another try in ``delay_s``; ``refund`` does not count the
     attempt (pacing, a warm shutdown, a fault of our own machinery)."""
+    if skip_if_stopped(session, job_id, directory_id, owner=worker, attempt=attempt):
+        return False  # the customer no longer wants it: skipped, not tried again
     row = session.execute(_RELEASE, {"delay": delay_s, "category": category, "message": message, "job": job_id,
                                      "dir": directory_id, "worker": worker, "attempt": attempt,
                                      "refund": int(refund)}).one_or_none()
@@ -229,7 +238,8 @@ _FINISH = text(
         SELECT id, 'job_completed', jsonb_build_object('status', status) FROM j WHERE finalized
     )
     SELECT status, finalized FROM j
-    """.format(final=final_status_sql("jobs.submitted + :ds", "jobs.failed + :df", "jobs.needs_review + :dn"))
+    """.format(final=final_status_sql("jobs.submitted + :ds", "jobs.failed + :df", "jobs.needs_review + :dn",
+                                      "jobs.cancel_requested_at IS NOT NULL"))
 )
 
 _DELTAS = {"submitted": "ds", "failed": "df", "needs_review": "dn", "skipped": "dk"}
@@ -384,7 +394,8 @@ _RECOUNT = text(
         finished_at = CASE WHEN j.status = 'in_progress' AND c.open = 0 THEN now() ELSE j.finished_at END
     FROM c WHERE j.id = :job_id
     RETURNING j.status, j.finished_at = now() AS finalized
-    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review"))
+    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
+                                      "j.cancel_requested_at IS NOT NULL"))
 )
 
 
@@ -401,3 +412,83 @@ def finalize(session: Session, job_id: uuid.UUID) -> str | None:
         history.record(session, "job_completed", job_id=job_id, status=row.status)
         return str(row.status)
     return None
+
+
+# ---- stopping a job (a refund) ----------------------------------------------------------
+
+_STOP = text(
+    """
+    UPDATE jobs SET cancel_requested_at = now(), status_note = :reason, version = version + 1, updated_at = now(),
+        status = CASE WHEN status = 'in_progress' THEN status ELSE 'cancelled' END,
+        finished_at = CASE WHEN status = 'in_progress' THEN finished_at ELSE now() END
+    WHERE id = :job AND status IN ('pending', 'needs_review', 'in_progress') AND cancel_requested_at IS NULL
+    RETURNING status
+    """
+)
+
+_UNSENT = text(
+    """
+    SELECT id FROM job_results WHERE job_id = :job AND status = 'pending' ORDER BY id FOR UPDATE
+    """
+)
+
+_SKIP = text(
+    """
+    WITH r AS (
+        UPDATE job_results SET status = 'skipped', error_category = 'cancelled', error_message = :reason,
+            retry_at = NULL, finished_at = now(), updated_at = now()
+        WHERE id = ANY(:ids) AND status = 'pending'
+        RETURNING directory_id, attempts
+    ), h AS (
+        INSERT INTO queue_history (job_id, directory_id, event, attempt, detail)
+        SELECT :job, directory_id, 'submission_skipped', attempts, jsonb_build_object('reason', CAST(:reason AS text))
+        FROM r
+    )
+    SELECT directory_id FROM r ORDER BY directory_id
+    """
+)
+
+
+def stop(session: Session, job_id: uuid.UUID, *, reason: str) -> str | None:
+    """Tell a job to stop (its own short transaction, the job row alone): a job not
+    running yet is cancelled outright; a running one is marked, so nothing new is
+    claimed or clicked. Returns the job's status after, None when it had finished or
+    was stopped already. Then :func:`skip_unsent`, in another transaction."""
+    row = session.execute(_STOP, {"job": job_id, "reason": reason}).one_or_none()
+    if row is None:
+        return None
+    if row.status == "cancelled":
+        history.record(session, "job_cancelled", job_id=job_id, reason=reason)
+    else:
+        history.record(session, "job_stop_requested", job_id=job_id, reason=reason)
+    return str(row.status)
+
+
+def skip_unsent(session: Session, job_id: uuid.UUID, *, reason: str) -> list[str]:
+    """The stopped job's results not yet taken by a worker become ``skipped``; those
+    already ``submitting`` finish (a worker that reaches the click skips instead, see
+    :func:`fence`). Rows are locked in id order before the job row, the documented
+    order, and the job is finalised when nothing is left open."""
+    ids = list(session.scalars(_UNSENT, {"job": job_id}))
+    skipped = list(session.scalars(_SKIP, {"job": job_id, "ids": ids, "reason": reason})) if ids else []
+    finalize(session, job_id)
+    return skipped
+
+
+_SKIP_MINE = text(
+    """
+    SELECT 1 FROM job_results r JOIN jobs j ON j.id = r.job_id
+    WHERE r.job_id = :job AND r.directory_id = :dir AND j.cancel_requested_at IS NOT NULL
+      AND r.status = 'submitting' AND r.worker_id = :worker AND r.attempts = :attempt AND r.committed_at IS NULL
+    """
+)
+
+
+def skip_if_stopped(session: Session, job_id: uuid.UUID, directory_id: str, *, owner: str | None,
+                    attempt: int) -> bool:
+    """A row ``owner`` still holds, unsent, in a job that was told to stop: skipped."""
+    if session.execute(_SKIP_MINE, {"job": job_id, "dir": directory_id, "worker": owner,
+                                    "attempt": attempt}).one_or_none() is None:
+        return False
+    return finish(session, job_id, directory_id, status="skipped", owner=owner, attempt=attempt, committed=False,
+                  category="cancelled", message="the job was stopped before this form was sent") is not None

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -73,7 +74,13 @@ class Accepted:
     replayed: bool
 
 
-def accept(order: Order) -> Accepted:
+#: Runs in the job's own transaction right after the job row is created (the Stripe
+#: webhook records its event there). It may hold the job (any status but ``pending`` is
+#: not queued); an exception rolls the customer and the job back with it.
+OnCreated = Callable[[Session, Job], None]
+
+
+def accept(order: Order, on_created: OnCreated | None = None) -> Accepted:
     """Create the job (and customer) and queue it. A known idempotency key returns the
     same job (``replayed``), or raises ConflictError when it was used for a different
     order; a broker that refuses the job raises :class:`NotQueued` (the job stays in the
@@ -97,6 +104,9 @@ def accept(order: Order) -> Accepted:
                 directories=order.directories, idempotency_key=order.idempotency_key,
                 request_fingerprint=order.fingerprint(),
             )
+            if on_created is not None:
+                on_created(s, job)
+                s.refresh(job)
             accepted = Accepted(job.id, job.status, job.queue, replayed=False)
     except IntegrityError:
         if order.idempotency_key is None:
@@ -106,6 +116,8 @@ def accept(order: Order) -> Accepted:
         if existing is None:
             raise
         return Accepted(existing.id, existing.status, existing.queue, replayed=True)
+    if accepted.status != "pending":
+        return accepted
     try:
         publisher.call(dispatch.enqueue_job, accepted.job_id, accepted.queue)
     except Exception as exc:  # whatever the broker raised, the job is safe in the outbox
@@ -158,3 +170,17 @@ def _existing(session: Session, order: Order) -> Job | None:
     if not same:
         raise ConflictError("this Idempotency-Key was already used for a different request; use a new key")
     return job
+
+
+def release(job_id: uuid.UUID | str) -> Accepted:
+    """Queue a job held for review (``needs_review`` -> ``pending``). The pending job is
+    in the outbox like any other: a broker that refuses raises :class:`NotQueued`."""
+    with db.session() as s:
+        job = jobs.release(s, job_id)
+        accepted = Accepted(job.id, job.status, job.queue, replayed=False)
+    try:
+        _publisher().call(dispatch.enqueue_job, accepted.job_id, accepted.queue)
+    except Exception as exc:  # whatever the broker raised, the job is safe in the outbox
+        log.warning("released job %s not queued yet (%s); the outbox will queue it", accepted.job_id, exc)
+        raise NotQueued(accepted.job_id) from None
+    return accepted

@@ -43,6 +43,7 @@ class SweepReport:
     dead_lettered: list[str] = field(default_factory=list)
     dead_workers: list[str] = field(default_factory=list)
     outbox: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
     #: Quiet rows or pending jobs left for the next sweep: the broker holds more messages
     #: than one sweep reads, so absence from it could not be proven.
     deferred: int = 0
@@ -53,6 +54,7 @@ _CANDIDATES = text(
     """
     SELECT r.job_id, r.directory_id, r.status, r.worker_id, r.attempts, r.requeues,
            r.committed_at IS NOT NULL AS committed, r.retry_at IS NOT NULL AS has_retry, j.queue, j.tier,
+           j.cancel_requested_at IS NOT NULL AS stopped,
            CASE
              WHEN r.status = 'submitting' AND r.worker_id = ANY(CAST(:dead AS text[])) THEN 'dead_worker'
              WHEN r.status = 'submitting' AND r.claimed_at < now() - make_interval(secs => :overdue) THEN 'overdue'
@@ -61,7 +63,7 @@ _CANDIDATES = text(
              ELSE 'quiet'
            END AS reason
     FROM job_results r JOIN jobs j ON j.id = r.job_id
-    WHERE j.status = 'in_progress' AND (
+    WHERE j.status = 'in_progress' AND (r.status = 'submitting' OR j.cancel_requested_at IS NULL) AND (
         (r.status = 'submitting' AND (
             r.worker_id = ANY(CAST(:dead AS text[]))
             OR r.claimed_at < now() - make_interval(secs => :overdue)
@@ -83,6 +85,16 @@ _STUCK_JOBS = text(
     WHERE status = 'pending' AND requeue_count <= :max_requeues
       AND COALESCE(enqueued_at, created_at) < now() - make_interval(secs => :after)
     ORDER BY created_at
+    LIMIT :batch
+    """
+)
+
+# Jobs told to stop (a refund) whose unsent results were not skipped yet.
+_STOPPED = text(
+    """
+    SELECT j.id FROM jobs j
+    WHERE j.status = 'in_progress' AND j.cancel_requested_at IS NOT NULL
+      AND EXISTS (SELECT 1 FROM job_results r WHERE r.job_id = j.id AND r.status = 'pending')
     LIMIT :batch
     """
 )
@@ -122,6 +134,10 @@ def sweep_stale_jobs(handoff: Handoff) -> SweepReport:
         rows = session.execute(_CANDIDATES, params).all()
         stuck = session.execute(_STUCK_JOBS, {"max_requeues": s.max_requeues, "batch": s.sweep_batch,
                                                "after": 2 * s.sweep_interval_s}).all()
+        stopped = list(session.scalars(_STOPPED, {"batch": s.sweep_batch}))
+    for job_id in stopped:
+        with db.session() as session:
+            report.skipped[str(job_id)] = results.skip_unsent(session, job_id, reason="the job was stopped")
     queued: set[str] | None = None
     quiet = [r for r in rows if r.reason == "quiet" and f"{r.job_id}|{r.directory_id}" not in orphans]
     if quiet or stuck:
@@ -163,6 +179,11 @@ def _queued_jobs(handoff: Handoff, limit: int) -> set[str] | None:
 def _recover_row(r: Any, why: str, plan: _Plan, report: SweepReport) -> None:
     s = get_settings()
     with db.session() as session:
+        if r.stopped and not r.committed:  # a refund stopped the job: never sent, never re-sent
+            results.finish(session, r.job_id, r.directory_id, status="skipped", from_status=r.status,
+                           owner=r.worker_id, attempt=r.attempts, committed=False, category="cancelled",
+                           message="the job was stopped before this form was sent")
+            return
         if r.status == "submitting" and r.committed:
             done = results.finish(
                 session, r.job_id, r.directory_id, status="needs_review", owner=r.worker_id, attempt=r.attempts,

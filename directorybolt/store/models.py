@@ -27,7 +27,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from directorybolt.core.plans import BUSINESS_FIELDS
 from directorybolt.core.profiles import BusinessProfile
 
-JOB_STATUSES = ("pending", "in_progress", "completed", "partial", "failed", "cancelled")
+#: ``needs_review``: a paid order that does not add up (directorybolt.lifecycle.orders) waits for
+#: a person; it is never queued until staff release it.
+JOB_STATUSES = ("pending", "in_progress", "completed", "partial", "failed", "cancelled", "needs_review")
 JOB_TERMINAL = ("completed", "partial", "failed", "cancelled")
 RESULT_STATUSES = ("pending", "submitting", "submitted", "failed", "skipped", "needs_review")
 RESULT_TERMINAL = ("submitted", "failed", "skipped", "needs_review")
@@ -125,6 +127,9 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     #: sha256 of what the request asked for; a reused Idempotency-Key must match it.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Set when the job was told to stop (a refund): nothing new starts, the final status
+    # is cancelled or partial (results.final_status_sql).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the outbox last published the job's fan-out (NULL: only the producer did).
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -292,3 +297,42 @@ class ApiKeyCustomer(Base):
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (Index("ix_api_key_customers_customer", "customer_id"),)
+
+
+class StripeEvent(Base):
+    """A Stripe event that changed something, by Stripe's event id: a redelivery finds
+    its row and changes nothing. Written in the transaction that made the change."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    payment_intent: Mapped[str | None] = mapped_column(String(255))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_stripe_events_payment_intent", "payment_intent"),)
+
+
+class StripeCheckout(Base):
+    """One paid checkout session and the job it became (none when the order could not
+    become a job: ``review_reason`` says why and ``payload`` keeps the session)."""
+
+    __tablename__ = "stripe_checkouts"
+
+    session_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("stripe_events.id", ondelete="CASCADE"), nullable=False,
+                                          unique=True)
+    payment_intent: Mapped[str | None] = mapped_column(String(255), unique=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    package: Mapped[str | None] = mapped_column(String(40))
+    fast_track: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    amount_total: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(10))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON text: jsonb cannot hold every string JSON can
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_stripe_checkouts_job", "job_id"),)

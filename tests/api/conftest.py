@@ -70,12 +70,15 @@ class ApiServer:
 
 METRICS_TOKEN = "test-metrics-token-0123456789"
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+#: The signing secret every test API server verifies Stripe webhooks with.
+STRIPE_SECRET = "whsec_test_directorybolt_0123456789abcdef"
 
 
 def server_env(**settings: Any) -> dict[str, str]:
     env = dict(os.environ)
     env["DIRECTORYBOLT_ALLOW_PRIVATE_WEBSITES"] = "false"
     env["DIRECTORYBOLT_METRICS_TOKEN"] = METRICS_TOKEN
+    env["DIRECTORYBOLT_STRIPE_WEBHOOK_SECRET"] = STRIPE_SECRET
     for k, v in settings.items():
         env[f"DIRECTORYBOLT_{k.upper()}"] = str(v)
     return env

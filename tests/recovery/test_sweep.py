@@ -186,3 +186,19 @@ def test_submission_taken_by_a_dead_worker_is_resent_at_once(job):
     notes = redis_client().zrange(liveness.RESERVED_KEY.format(host=socket.gethostname()), 0, -1)
     assert member.encode() not in notes, "forgotten once re-sent, so it is not re-sent twice"
     assert sweep.sweep_stale_jobs(HELD).requeued == {}
+
+
+def test_a_stopped_job_left_with_unsent_rows_is_finished_by_the_sweep(job):
+    """A refund stops the job and then skips its unsent rows in a second transaction; if
+    the process dies in between, the sweep does the second step."""
+    from directorybolt.lifecycle import results
+
+    _worker("elsewhere:9", "elsewhere", 9, age_s=300)
+    _claim(job, "a", "elsewhere:9", ago_s=300)
+    with db.session() as s:
+        assert results.stop(s, job, reason="refunded") == "in_progress"
+    report = sweep.sweep_stale_jobs(HANDOFF)
+    assert report.skipped == {str(job): ["b", "c"]} and report.requeued == {}
+    assert _statuses(job) == {"a": "skipped", "b": "skipped", "c": "skipped"}
+    with db.session() as s:
+        assert s.get(Job, job).status == "cancelled"

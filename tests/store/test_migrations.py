@@ -31,7 +31,8 @@ def scratch_db(services):
 
 
 EXPECTED = {"customers", "directories", "jobs", "job_results", "worker_heartbeats", "queue_history",
-            "queue_history_archive", "dead_letters", "api_keys", "api_key_customers"}
+            "queue_history_archive", "dead_letters", "api_keys", "api_key_customers", "stripe_events",
+            "stripe_checkouts"}
 
 
 def test_upgrade_downgrade_upgrade(scratch_db):
@@ -128,3 +129,56 @@ def test_queue_history_is_append_only(clean):
 def test_statement_timeout_is_set(clean):
     with db.session() as s:
         assert s.execute(text("SHOW statement_timeout")).scalar() == "30s"
+
+
+def _stripe_event(s, event_id: str, session_id: str | None = None, job_id=None) -> None:
+    s.execute(text("INSERT INTO stripe_events (id, type, job_id) VALUES (:e, 'checkout.session.completed', :j)"),
+              {"e": event_id, "j": job_id})
+    if session_id:
+        s.execute(text("INSERT INTO stripe_checkouts (session_id, event_id, job_id, fast_track) "
+                       "VALUES (:s, :e, :j, false)"), {"s": session_id, "e": event_id, "j": job_id})
+
+
+@pytest.mark.parametrize("event_id, session_id, constraint", [
+    ("evt_1", "cs_2", "stripe_events_pkey"),  # the same event again
+    ("evt_2", "cs_1", "stripe_checkouts_pkey"),  # another event of the same session
+])
+def test_a_stripe_event_or_session_is_recorded_once(clean, event_id, session_id, constraint):
+    with db.session() as s:
+        _stripe_event(s, "evt_1", "cs_1")
+    with pytest.raises(IntegrityError, match=constraint), db.session() as s:
+        _stripe_event(s, event_id, session_id)
+
+
+def test_held_jobs_and_stop_requests_fit_the_jobs_table(clean):
+    with db.session() as s:
+        jid = _job(s, _customer(s))
+        s.execute(text("UPDATE jobs SET status = 'needs_review', cancel_requested_at = now() WHERE id = :j"),
+                  {"j": jid})
+        _stripe_event(s, "evt_1", "cs_1", jid)
+    with db.session() as s:  # deleting the customer takes its checkout along; the event row stays, unlinked
+        s.execute(text("DELETE FROM customers"))
+        assert s.execute(text("SELECT count(*) FROM stripe_checkouts")).scalar() == 0
+        assert s.execute(text("SELECT job_id FROM stripe_events")).all() == [(None,)]
+
+
+def test_downgrade_refuses_to_drop_held_jobs(scratch_db):
+    eng = create_engine(sqlalchemy_url(scratch_db))
+    migrations.upgrade(scratch_db)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, business_name, email) VALUES (:c, 'A', 'a@b.co')"),
+                     {"c": uuid.uuid4()})
+        conn.execute(text("INSERT INTO jobs (id, customer_id, tier, queue, package_size, status, total, submitted, "
+                          "failed, needs_review, skipped, version, requeue_count, fast_track) SELECT :j, id, "
+                          "'starter', 'submissions.starter', 100, 'needs_review', 0, 0, 0, 0, 0, 1, 0, false "
+                          "FROM customers"), {"j": uuid.uuid4()})
+    with pytest.raises(RuntimeError, match="held for review"):
+        migrations.downgrade(scratch_db, "0001")
+    assert migrations.current(scratch_db) == "0006"
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE jobs SET status = 'cancelled'"))
+    migrations.downgrade(scratch_db, "0001")
+    assert "stripe_events" not in inspect(eng).get_table_names()
+    with pytest.raises(IntegrityError, match="ck_jobs_status"), eng.begin() as conn:
+        conn.execute(text("UPDATE jobs SET status = 'needs_review'"))
+    eng.dispose()
