@@ -321,6 +321,8 @@ class Harness:
 
         with SandboxServer(port=0) as sandbox:
             sandbox.state.set_controls({"slow_delay": 0.5, "transient_failures": 3, "retry_after": 1})
+            sandbox.allow_browser()  # the egress rules refuse loopback unless allowed
+            env = dict(os.environ)
             seed.seed_sandbox(sandbox.url, clones=24)
             tag = uuid.uuid4().hex[:6]
             for _ in range(self.args.jobs):

@@ -68,6 +68,13 @@ class PlanError(PermanentError):
     category = "plan_error"
 
 
+class EgressRefused(PlanError):
+    """Our browser's egress rules refused the directory's address: a plan or a setting
+    to fix, not the site's fault and not worth retrying."""
+
+    category = "egress_refused"
+
+
 class SelectorMissing(PermanentError):
     category = "selector_missing"
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directorybolt.core.errors import (
+    DirectoryBoltError,
+    EgressRefused,
     NavigationTimeout,
     NeedsReview,
     PlanError,
@@ -119,6 +121,7 @@ def run_plan(
 ) -> RunResult:
     """Run every step; ``on_commit`` is called just before the click that sends the
     form, so a crash after that point is known to be ambiguous."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     if plan.review_reason:
@@ -144,9 +147,23 @@ def run_plan(
             raise NeedsReview(
                 f"step {i + 1} ({step.action}) timed out; the form may have changed", category="form_changed"
             ) from exc
+        except PlaywrightError as exc:
+            if step.action != "goto" or "net::ERR_" not in str(exc):
+                raise
+            raise _navigation_error(str(exc)) from exc
         result.steps_done = i + 1
     result.final_url = page.url
     return result
+
+
+def _navigation_error(message: str) -> DirectoryBoltError:
+    """A page that did not load: refused by our own egress rules (a plan or setting to
+    fix, never retried), or a network failure of the site (worth another try)."""
+    code = message.split("net::", 1)[1].split()[0]
+    if code == "ERR_BLOCKED_BY_CLIENT":
+        return EgressRefused("the browser's egress rules refused this directory's address; allow it in its plan "
+                             "or in DIRECTORYBOLT_BROWSER_ALLOWED_ORIGINS")
+    return SiteUnavailable(f"the directory's page did not load ({code})")
 
 
 def _run_step(
