@@ -67,6 +67,16 @@ class BusinessProfile(BaseModel):
     zip: str | None = Field(default=None, max_length=20)
     description: str | None = Field(default=None, max_length=5000)
     category: str | None = Field(default=None, max_length=120)
+    # What directories often ask besides the core listing; a form that requires one the
+    # customer has not given ends as needs_review, never with a made-up value.
+    tagline: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=120)
+    logo_url: str | None = Field(default=None, max_length=2048)
+    social_facebook: str | None = Field(default=None, max_length=2048)
+    social_x: str | None = Field(default=None, max_length=2048)
+    social_instagram: str | None = Field(default=None, max_length=2048)
+    social_linkedin: str | None = Field(default=None, max_length=2048)
 
     @field_validator("business_name", "address", "city", "state", "zip", "description", "category")
     @classmethod
@@ -88,6 +98,19 @@ class BusinessProfile(BaseModel):
     @field_validator("website")
     @classmethod
     def _website(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v:
+            return None
+        allow = bool(info.context and info.context.get("allow_private_websites"))
+        return check_public_url(v, allow_private=allow)
+
+    @field_validator("tagline", "contact_name", "country")
+    @classmethod
+    def _sanitise_extra(cls, v: str | None) -> str | None:
+        return (clean_text(v) or None) if v else None
+
+    @field_validator("logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin")
+    @classmethod
+    def _links(cls, v: str | None, info: ValidationInfo) -> str | None:
         if not v:
             return None
         allow = bool(info.context and info.context.get("allow_private_websites"))

@@ -43,9 +43,31 @@ def test_upgrade_downgrade_upgrade(scratch_db):
     migrations.downgrade(scratch_db, "base")
     assert EXPECTED.isdisjoint(inspect(eng).get_table_names())
     migrations.upgrade(scratch_db)
-    assert migrations.current(scratch_db) == "0001"
+    assert migrations.current(scratch_db) == "0007"
     indexes = {i["name"] for i in inspect(eng).get_indexes("jobs")}
     assert {"ix_jobs_created_at", "ix_jobs_status_heartbeat"} <= indexes
+    assert {c["name"] for c in inspect(eng).get_columns("customers")} >= PROFILE_EXTRA
+    eng.dispose()
+
+
+PROFILE_EXTRA = {"tagline", "contact_name", "country", "logo_url", "social_facebook", "social_x",
+                 "social_instagram", "social_linkedin"}
+
+
+def test_profile_columns_come_and_go_with_0007(scratch_db):
+    """0007 adds the extra profile columns; stepping back to 0001 removes them and keeps the rows."""
+    eng = create_engine(sqlalchemy_url(scratch_db))
+    migrations.upgrade(scratch_db)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, business_name, email, contact_name, country) "
+                          "VALUES (:id, 'Acme', 'a@b.co', 'Ana', 'Portugal')"), {"id": uuid.uuid4()})
+    migrations.downgrade(scratch_db, "0001")
+    assert PROFILE_EXTRA.isdisjoint({c["name"] for c in inspect(eng).get_columns("customers")})
+    with eng.begin() as conn:
+        assert conn.execute(text("SELECT business_name FROM customers")).scalars().all() == ["Acme"]
+        conn.execute(text("DELETE FROM customers"))
+    migrations.upgrade(scratch_db)
+    assert {c["name"] for c in inspect(eng).get_columns("customers")} >= PROFILE_EXTRA
     eng.dispose()
 
 
