@@ -10,6 +10,7 @@ a directory.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -166,7 +167,8 @@ def _lines(r: dict[str, Any]) -> list[str]:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return re.sub(r"^\w+\.\w+: ", "", line)  # Playwright's "Page.goto: " says nothing to an operator
 
 
 COMMANDS = [plan]

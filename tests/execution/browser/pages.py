@@ -59,7 +59,7 @@ class PageServer:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
-                outer.posts.append((urlsplit(self.path).path, parse_qs(body)))
+                outer.posts.append((urlsplit(self.path).path, parse_qs(body, keep_blank_values=True)))
                 self._send(THANKS)
 
             def _send(self, body: bytes) -> None:
