@@ -48,8 +48,14 @@ SAMPLE_PROFILE: dict[str, str] = {
     "social_linkedin": "https://linkedin.com/company/example",
 }
 _LOGIN_TO_SUBMIT = re.compile(
-    r"\b(log ?in|sign ?in|sign up|create an account|register)( \w+){0,4} (to|before) (submit|add|list|post|claim)"
+    r"\b(log ?in|logged in|sign ?in|signed in|sign up|create an account|register)( \w+){0,4} "
+    r"(to|before) (submit|add|list|post|claim)"
 )
+#: An embedded frame this big may hold the form (Google Forms, Typeform, JotForm…).
+FRAME_MIN_PX = (250, 200)
+#: Frames that never hold a listing form.
+_NOT_FORMS = re.compile(r"youtube|vimeo|maps|recaptcha|hcaptcha|challenges\.cloudflare|facebook\.com/plugins|"
+                        r"twitter|instagram|doubleclick|googletagmanager")
 
 
 @dataclass
@@ -103,8 +109,11 @@ def map_form(page: Any, url: str, profile: BusinessProfile | None = None, *, set
     _settle(page, settle_ms)
     values = {k: profile.field(k) for k in fm.FILLABLE} if profile is not None else dict(SAMPLE_PROFILE)
     scan = pagescan.scan(page)
-    result = FormMap(url=url, captcha=list(scan.captcha))
     form, reason, detail = choose_form(scan)
+    if form is None and reason in ("no_form", "email_only"):
+        scan = _rescan_late(page, scan)  # a form drawn by a script after the page loaded
+        form, reason, detail = choose_form(scan)
+    result = FormMap(url=url, captcha=list(scan.captcha))
     if form is None:
         result.review_reason, result.review_detail = reason, detail
         return result
@@ -121,6 +130,16 @@ def _settle(page: Any, timeout_ms: int) -> None:
         page.wait_for_load_state("load", timeout=timeout_ms)
     except PlaywrightTimeout:
         pass  # a slow third-party script must not stop us reading what is there
+
+
+def _rescan_late(page: Any, scan: PageScan, wait_s: float = 2.0) -> PageScan:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        later = pagescan.scan(page)
+        if len(later.controls) > len(scan.controls):
+            return later
+    return scan
 
 
 def _listing_keys(controls: list[Control]) -> set[str]:
@@ -143,6 +162,10 @@ def choose_form(scan: PageScan) -> tuple[int | None, str | None, str | None]:
     if not ranked:
         if any(c.kind == "password" and c.visible for c in scan.controls):
             return None, "login", "the page only offers an account form"
+        frames = [f for f in scan.frames if f.width >= FRAME_MIN_PX[0] and f.height >= FRAME_MIN_PX[1]
+                  and not _NOT_FORMS.search(f.src)]
+        if frames:
+            return None, "ambiguous", f"the form may be embedded from another page ({frames[0].src[:120]})"
         if scan.mailto or any(f.action.lower().startswith("mailto:") for f in scan.forms):
             return None, "email_only", "the page asks for submissions by email"
         if _LOGIN_TO_SUBMIT.search(fold(scan.text)):
@@ -264,9 +287,13 @@ def _conclude(result: FormMap, walk: _Walk) -> None:
     result.wizard_steps = len(walk.nexts) + 1
     everything = walk.scan.controls_of(walk.form)
     readings: list[fm.Reading] = []
+    widgets: list[str] = []
     for control, step in walk.seen.values():
         if control.traps:
-            result.traps.append((control.selector, control.traps))
+            if control.kind == "text":
+                result.traps.append((control.selector, control.traps))
+            elif control.must:  # e.g. a <select> replaced by a scripted widget: never driven, never guessed
+                widgets.append(f"required {control.describe()!r} is hidden from people ({', '.join(control.traps)})")
             continue
         r = _read_any(control)
         r.step = step
@@ -278,7 +305,7 @@ def _conclude(result: FormMap, walk: _Walk) -> None:
         for c in everything:
             if c.selector not in seen and c.kind == "text" and not c.disabled:
                 result.traps.append((c.selector, ["hidden", *c.traps]))
-    problems = _decide_actions(readings)
+    problems = widgets + _decide_actions(readings)
     result.readings = readings
     result.review_reason, result.review_detail = _review(result, walk, readings, problems)
     result.steps = _steps(result.url, readings, walk)

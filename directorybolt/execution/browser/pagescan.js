@@ -48,18 +48,30 @@
     return '';
   }
   const docW = Math.max(document.documentElement.scrollWidth, window.innerWidth);
+  function clipped(el) {
+    // A zero-height box with overflow hidden (a common honeypot wrapper) hides what it holds.
+    for (let n = el.parentElement, i = 0; n && n !== document.body && i < 6; n = n.parentElement, i++) {
+      const style = getComputedStyle(n);
+      if (style.overflow === 'visible' && style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const r = n.getBoundingClientRect();
+      if (r.width < 2 || r.height < 2) return true;
+    }
+    return false;
+  }
   function seen(el) {
     if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return false;
     const r = el.getBoundingClientRect();
-    return r.width >= 2 && r.height >= 2;
+    return r.width >= 2 && r.height >= 2 && !clipped(el);
   }
   function offscreen(el) {
     const r = el.getBoundingClientRect();
     const x = r.left + window.scrollX, y = r.top + window.scrollY;
     return r.width > 0 && (x + r.width <= 0 || y + r.height <= 0 || x >= docW + 50);
   }
-  const HONEY = /(^|[^a-z])(hp|honeypot|honey|hpot|trap|nobot|antibot|bot|spam|nospam|antispam|gotcha|botcheck)([^a-z]|$)/i;
-  const HONEY_TEXT = /leave (this )?(field )?(blank|empty)|do ?n[o']?t fill|not for humans|if you are (a )?human/i;
+  const HONEY = new RegExp('(^|[^a-z])(hp|honeypot|honey|hpot|ohnohoney|trap|nobot|antibot|bot|spam|nospam|antispam|'
+    + 'gotcha|botcheck|validation_container)([^a-z]|$)', 'i');
+  const HONEY_TEXT = new RegExp('leave (this )?(field )?(blank|empty)|do ?n[o\']?t fill|not for humans|'
+    + 'if you are (a )?human|should be left (unchanged|empty|blank)|for validation purposes', 'i');
   function trapSigns(el, label) {
     const signs = [];
     if (el.closest('[aria-hidden="true"]')) signs.push('aria-hidden');
@@ -98,8 +110,10 @@
       traps: trapSigns(el, label),
     };
   });
+  // Links count when they act as buttons inside a form ("Next" as <a href="#step2">).
   const buttons = Array.from(document.querySelectorAll(
-    'button, input[type=submit], input[type=button], input[type=reset], input[type=image], [role=button]'
+    'button, input[type=submit], input[type=button], input[type=reset], input[type=image], [role=button], '
+    + 'form a[onclick], form a[href^="#"], form a[href^="javascript:" i], form a.btn, form a.button'
   )).map(el => ({
     selector: cssPath(el), form: formOf(el), tag: el.tagName.toLowerCase(),
     type: el.tagName === 'BUTTON' ? (el.getAttribute('type') || 'submit').toLowerCase()
@@ -125,9 +139,13 @@
                    'iframe[src*="captcha" i]'];
   if (!captcha.length && has(GENERIC.join(', '))) captcha.push('captcha');
   const mailto = Array.from(document.querySelectorAll('a[href^="mailto:" i]')).filter(seen).length;
+  const frames = Array.from(document.querySelectorAll('iframe')).filter(seen).map(f => {
+    const r = f.getBoundingClientRect();
+    return {src: f.src || '', width: Math.round(r.width), height: Math.round(r.height)};
+  });
   return {
-    url: location.href, controls, buttons, captcha, mailto,
-    forms: forms.map((f, i) => ({index: i, selector: cssPath(f), action: f.getAttribute('action') || '', visible: seen(f)})),
+    url: location.href, controls, buttons, captcha, mailto, frames,
+    forms: forms.map((f, i) => ({index: i, selector: cssPath(f), action: f.getAttribute('action') || ''})),
     text: clean((document.body && document.body.innerText || '').slice(0, 4000)),
   };
 }

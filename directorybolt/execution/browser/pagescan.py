@@ -95,7 +95,13 @@ class FormInfo:
     index: int
     selector: str
     action: str
-    visible: bool
+
+
+@dataclass
+class Frame:
+    src: str
+    width: int
+    height: int
 
 
 @dataclass
@@ -107,6 +113,7 @@ class PageScan:
     captcha: list[str]
     mailto: int
     text: str
+    frames: list[Frame] = field(default_factory=list)
 
     def controls_of(self, form: int) -> list[Control]:
         return [c for c in self.controls if c.form == form]
@@ -124,5 +131,5 @@ def scan(page: Any) -> PageScan:
     return PageScan(
         url=raw["url"], controls=controls, buttons=[Button(**b) for b in raw["buttons"]],
         forms=[FormInfo(**f) for f in raw["forms"]], captcha=list(raw["captcha"]), mailto=int(raw["mailto"]),
-        text=raw["text"],
+        text=raw["text"], frames=[Frame(**f) for f in raw["frames"]],
     )

@@ -241,6 +241,9 @@ _CHANGED_JS = """
 """
 
 
+_FREE_KEPT = "([p, f]) => f.startsWith('#') ? document.querySelector(f).checked : document.querySelector(p).value === f"
+
+
 def score_form(browser: Any, server: PageServer, form: RealForm) -> Score:
     url = f"{server.url}/{form.file}"
     score = Score(form.file, review_expected=form.review)
@@ -273,9 +276,7 @@ def score_form(browser: Any, server: PageServer, form: RealForm) -> Score:
             elif not _holds(exp, fill["value"], form, profile_data):
                 score.wrong_fills.append(f"{exp.label} holds {fill['value']!r}")
         for priced, free in form.free.items():
-            state = page.evaluate(
-                "([p, f]) => f.startsWith('#') ? document.querySelector(f).checked : document.querySelector(p).value === f",
-                [priced, free])
+            state = page.evaluate(_FREE_KEPT, [priced, free])
             if not state:
                 score.paid_chosen.append(priced)
         score.aborted_requests = len(egress.aborted)

@@ -132,15 +132,20 @@ HONEYPOTS = """
   <label>Address <input name="hp_address"></label>
   <label>Leave this field empty <input name="nickname"></label>
   <input name="zip_code" placeholder="ZIP" style="width:1px;height:1px;border:0;padding:0">
+  <div style="height:0;overflow:hidden"><label>City <input name="city_2"></label></div>
+  <div class="gform_validation_container"><label>Phone <input name="input_9"></label></div>
   <label>Website <input name="website" type="url"></label>
   <button type="submit">Submit</button>
 </form>"""
 
 
+TRAPS = ("url_check", "phone_2", "company_site", "fax", "hp_address", "nickname", "zip_code", "city_2", "input_9")
+
+
 def test_honeypots_and_hidden_inputs_are_never_filled(pages, page):
     found = mapped(pages, page, HONEYPOTS)
     traps = {sel for sel, _ in found.traps}
-    for name in ("url_check", "phone_2", "company_site", "fax", "hp_address", "nickname", "zip_code"):
+    for name in TRAPS:
         assert f'input[name="{name}"]' in traps, name
     assert keys(found) == {"name": "business_name", "email": "email", "website": "website"}
     signs = dict(found.traps)
@@ -150,8 +155,7 @@ def test_honeypots_and_hidden_inputs_are_never_filled(pages, page):
     submit(page, found)
     got = posted(pages)
     assert got["website"] == PROFILE["website"]
-    assert [n for n in ("url_check", "phone_2", "company_site", "fax", "hp_address", "nickname", "zip_code")
-            if got.get(n)] == []
+    assert [n for n in TRAPS if got.get(n)] == []
 
 
 CAPTCHAS = {
@@ -417,3 +421,35 @@ def test_production_fallback_fills_the_form_and_never_invents_a_missing_value(pa
         run_plan(page, plan, profile())
     assert caught.value.category == "missing_field" and "contact_name" in str(caught.value)
     assert pages.posts == []
+
+
+def test_a_wizard_with_link_buttons_is_walked(pages, page):
+    body = WIZARD.replace('<button type="button" class="nx">Next</button>', '<a href="#" class="nx">Next</a>')
+    found = mapped(pages, page, body)
+    assert found.wizard_steps == 3 and found.review_reason is None
+
+
+def test_a_form_drawn_after_load_is_found(pages, page):
+    body = """<div id="app">Loading…</div><script>setTimeout(() => { document.getElementById('app').innerHTML =
+      '<form method="post" action="/done"><label>Business name <input name="n"></label>' +
+      '<label>Email <input name="e" type="email"></label><button>Submit</button></form>'; }, 600);</script>"""
+    found = mapped(pages, page, body)
+    assert found.review_reason is None and set(keys(found)) == {"n", "e"}
+
+
+def test_a_form_embedded_from_another_site_is_not_called_missing(pages, page):
+    body = ("<h1>Add your business</h1><iframe src='https://docs.google.com/forms/d/e/x/viewform' width='640' "
+            "height='800'></iframe>")
+    found = mapped(pages, page, body)
+    assert found.review_reason == "ambiguous" and "embedded" in (found.review_detail or "")
+
+
+def test_a_required_select_hidden_behind_a_widget_is_not_guessed(pages, page):
+    body = """<form method="post" action="/done"><label>Business name <input name="n"></label>
+      <label>Email <input name="e" type="email"></label>
+      <label>Category <select name="c" required aria-hidden="true" tabindex="-1" style="position:absolute">
+        <option value="">-</option><option>Restaurant</option></select><span class="widget">Choose…</span></label>
+      <button>Submit</button></form>"""
+    found = mapped(pages, page, body)
+    assert found.review_reason == "ambiguous" and "hidden from people" in (found.review_detail or "")
+    assert found.traps == []
