@@ -15,7 +15,8 @@ from typing import Any
 from directorybolt.core.plans import BUSINESS_FIELDS
 from directorybolt.execution.browser import options as opts
 from directorybolt.execution.browser.pagescan import Control
-from directorybolt.execution.browser.synonyms import classify, has_word
+from directorybolt.execution.browser.synonyms import classify
+from directorybolt.execution.browser.vocabulary import has_word
 
 FILLABLE = frozenset(BUSINESS_FIELDS)
 

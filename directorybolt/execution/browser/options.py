@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from directorybolt.execution.browser.synonyms import fold, has_word
+from directorybolt.execution.browser.synonyms import fold
+from directorybolt.execution.browser.vocabulary import has_word
 
 _CURRENCY = r"[$€£¥₹]|\b(?:usd|eur|gbp|chf|huf|brl|cny|rmb|cad|aud|inr|ft)\b|r\$"
 _AMOUNT = r"(\d+(?:[.,]\d+)?)"

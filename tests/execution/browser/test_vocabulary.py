@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from directorybolt.execution.browser.options import Option, best_option, free_choice, is_free, is_paid
-from directorybolt.execution.browser.synonyms import FIELDS, WORDS, classify, fold, has_word
+from directorybolt.execution.browser.synonyms import FIELDS, classify, fold
+from directorybolt.execution.browser.vocabulary import WORDS, has_word
 
 LANGS = {"en", "es", "fr", "de", "pt", "zh", "hu"}
 COMMON = ("business_name", "email", "phone", "website", "address", "city", "zip", "description", "category",
