@@ -9,6 +9,7 @@ source that names a field decides; agreeing sources raise the confidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,8 @@ SOURCES: tuple[tuple[str, float], ...] = (
 TYPE_KEYS: dict[str, frozenset[str]] = {
     "email": frozenset({"email", "username"}),
     "tel": frozenset({"phone"}),
-    "url": frozenset({"website", "logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin"}),
+    "url": frozenset({"website", "logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin",
+                      "video", "photo"}),
     "number": frozenset({"phone", "zip", "rating", "company_size", "price_range", "tax_id"}),
 }
 TYPE_DEFAULT = {"email": "email", "tel": "phone", "url": "website"}
@@ -59,6 +61,7 @@ class Reading:
     confidence: float
     evidence: dict[str, Any]
     confirm: bool = False  # "Repeat password", "Confirm email": same value as its twin
+    secondary: bool = False  # "Phone 2", "Alternative email": left empty
     step: int = 0
     note: str | None = None
     action: str = "none"  # fill | select | check | keep | none
@@ -85,9 +88,21 @@ def _texts(c: Control) -> list[tuple[str, float, str]]:
     return [(src, w, getattr(c, src)) for src, w in SOURCES if getattr(c, src)]
 
 
+#: "What is 3 + 4?": a question only a person is meant to answer.
+MATH_QUESTION = re.compile(
+    r"(?:what is|how much is|solve|calculate|wie viel ist|cuánto es|combien font|quanto é|mennyi)\s*"
+    r"\d+\s*(?:[-+x×*]|plus|minus|times)\s*\d+|\d+\s*(?:\+|×|plus|times)\s*\d+\s*(?:=|\?)", re.I)
+#: Secondary readings are looked for only in short labels ("Phone 2", not a sentence).
+SECONDARY_MAX_WORDS = 4
+
+
 def read(c: Control) -> Reading:
     """The field a text-like control or select is for (``key`` None: nothing says)."""
     hits: list[tuple[str, float, str, str, str, str]] = []
+    for source in ("label", "aria", "preceding", "placeholder"):
+        text = getattr(c, source)
+        if text and MATH_QUESTION.search(text):
+            return Reading(c, "captcha", 0.9, {"source": source, "text": text, "phrase": "arithmetic"})
     for source, weight, text in _texts(c):
         if source == "autocomplete":
             token = text.split()[-1]
@@ -102,13 +117,16 @@ def read(c: Control) -> Reading:
         return Reading(c, "password", 0.95, _evidence(hits[0]) if hits else {"source": "type", "text": "password"},
                        confirm=confirm)
     if not hits:
-        if c.type in TYPE_DEFAULT:
+        # An email or tel input says what it holds; a url input with a label we cannot
+        # read ("Video", "Menu") may be any link.
+        worded = any(getattr(c, s) for s in ("label", "aria", "preceding"))
+        if c.type in TYPE_DEFAULT and not (c.type == "url" and worded):
             return Reading(c, TYPE_DEFAULT[c.type], 0.6, {"source": "type", "text": c.type})
         return Reading(c, None, 0.0, {})
     source, weight, text, key, phrase, lang = hits[0]
     allowed = TYPE_KEYS.get(c.type)
     if allowed is not None and key not in allowed and key not in GENERIC:
-        if c.type in TYPE_DEFAULT:
+        if c.type in ("email", "tel"):
             return Reading(c, TYPE_DEFAULT[c.type], 0.55, {"source": "type", "text": c.type},
                            note=f"{source} says {key}, the input type says otherwise")
         return Reading(c, None, 0.0, _evidence(hits[0]), note=f"{key} does not fit a {c.type} input")
@@ -116,13 +134,15 @@ def read(c: Control) -> Reading:
         return Reading(c, None, 0.0, _evidence(hits[0]), note=f"{key} does not fit a select")
     agree = sum(1 for h in hits[1:] if h[3] == key)
     conflict = any(h[3] != key and h[3] in FILLABLE and h[1] >= weight - 0.05 for h in hits[1:])
-    confidence = min(0.99, weight + 0.02 * agree) - (0.15 if conflict else 0.0)
-    return Reading(c, key, confidence, _evidence(hits[0]), confirm=confirm)
+    confidence = min(0.99, weight + 0.02 * agree) - (0.15 if conflict else 0.0) - (0.12 if phrase[:1] == "~" else 0.0)
+    short = re.sub(r"\([^)]*\)", " ", text)
+    secondary = len(short.split()) <= SECONDARY_MAX_WORDS and has_word("secondary", short)
+    return Reading(c, key, confidence, _evidence(hits[0]), confirm=confirm, secondary=secondary)
 
 
 def _evidence(hit: tuple[str, float, str, str, str, str]) -> dict[str, Any]:
     source, _, text, _, phrase, lang = hit
-    return {"source": source, "text": text, "phrase": phrase, "lang": lang}
+    return {"source": source, "text": text, "phrase": phrase.lstrip("=~"), "lang": lang}
 
 
 def resolve_generic(readings: list[Reading], account_form: bool) -> None:

@@ -234,6 +234,8 @@ def _decide_actions(readings: list[fm.Reading]) -> list[str]:
             _keep_free(r, problems)
         elif c.readonly or c.disabled:
             r.note = "read-only: left as the site set it"
+        elif r.secondary and r.key in fm.FILLABLE:
+            r.note = f"a second {r.key}: left empty"
         elif r.key in fm.FILLABLE:
             r.action = "select" if c.kind == "select" else "fill"
     by_key: dict[str, list[fm.Reading]] = {}

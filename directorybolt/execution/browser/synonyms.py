@@ -9,7 +9,8 @@ sends the form to review instead of being guessed.
 
 Languages: English, Spanish, French, German, Portuguese, Chinese, Hungarian. A phrase
 ending in ``*`` matches any word starting with it; one starting with ``=`` matches only
-a text that says nothing else ("Company" is the business name, "Company email" is not).
+a text that says nothing else ("Company" is the business name, "Company email" is not);
+one starting with ``~`` names its field less surely ("Mobile" loses to "Phone").
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ Table = dict[str, dict[str, tuple[str, ...]]]
 
 FIELDS: Table = {
     "captcha": {
-        "en": ("captcha", "security code", "verification code", "are you human", "anti spam question", "spam check"),
+        "en": ("captcha", "security code", "verification code", "are you human", "anti spam question", "spam check",
+               "not a robot", "human verification", "math question", "security question"),
         "es": ("código de seguridad", "código de verificación"),
         "fr": ("code de sécurité", "code de vérification"),
         "de": ("sicherheitscode", "prüfcode", "spamschutz"),
@@ -67,6 +69,8 @@ FIELDS: Table = {
         "zh": ("如何得知",),
         "hu": ("honnan hallott",),
     },
+    "video": {"en": ("video*", "youtube", "vimeo", "video url"), "es": ("vídeo*",), "fr": ("vidéo*",),
+              "de": ("video*",), "pt": ("vídeo*",), "zh": ("视频",), "hu": ("videó*",)},
     "social_facebook": {"en": ("facebook", "fb url", "facebook com")},
     "social_x": {"en": ("twitter", "x twitter", "x com", "twitter com", "x url", "x profile")},
     "social_instagram": {"en": ("instagram", "insta", "instagram com")},
@@ -99,13 +103,13 @@ FIELDS: Table = {
         "hu": ("e mail cím", "email cím", "levelezési cím"),
     },
     "phone": {
-        "en": ("phone", "phone number", "telephone", "tel", "mobile", "cell", "cell phone", "contact number"),
-        "es": ("teléfono", "móvil", "celular", "número de teléfono"),
-        "fr": ("téléphone", "portable", "numéro de téléphone", "tél"),
-        "de": ("telefon", "telefonnummer", "handy", "rufnummer", "mobilnummer"),
-        "pt": ("telefone", "telemóvel", "número de telefone"),
-        "zh": ("电话", "手机", "联系电话", "电话号码"),
-        "hu": ("telefonszám", "mobil", "telefon"),
+        "en": ("phone", "phone number", "telephone", "tel", "~mobile", "~cell", "~cell phone", "contact number"),
+        "es": ("teléfono", "~móvil", "~celular", "número de teléfono"),
+        "fr": ("téléphone", "~portable", "numéro de téléphone", "tél"),
+        "de": ("telefon", "telefonnummer", "~handy", "rufnummer", "~mobilnummer"),
+        "pt": ("telefone", "~telemóvel", "número de telefone"),
+        "zh": ("电话", "~手机", "联系电话", "电话号码"),
+        "hu": ("telefonszám", "~mobil", "telefon"),
     },
     "zip": {
         "en": ("zip", "zip code", "zipcode", "postal code", "postcode", "post code", "postal zip", "zip postal"),
@@ -126,9 +130,9 @@ FIELDS: Table = {
         "hu": ("cím 2",),
     },
     "website": {
-        "en": ("website", "web site", "website url", "url", "homepage", "home page", "site url", "web address",
-               "site", "your website", "company website", "business website"),
-        "es": ("sitio web", "página web", "web"),
+        "en": ("website", "web site", "website url", "=url", "your url", "homepage", "home page", "site url",
+               "web address", "=site", "your website", "company website", "business website", "=web"),
+        "es": ("sitio web", "página web"),
         "fr": ("site web", "site internet"),
         "de": ("webseite", "internetseite", "internetadresse", "webadresse"),
         "pt": ("página da web", "endereço do site"),
@@ -155,7 +159,7 @@ FIELDS: Table = {
     },
     "category": {
         "en": ("categor*", "business type", "type of business", "company type", "service type", "type of service",
-               "primary category", "business category", "niche", "sector", "listing type"),
+               "primary category", "business category", "niche", "sector", "listing type", "genre"),
         "es": ("categor*", "tipo de negocio", "rubro"),
         "fr": ("catégorie", "type d entreprise", "secteur d activité"),
         "de": ("kategorie", "branche", "rubrik", "geschäftsart"),
@@ -259,7 +263,8 @@ FIELDS: Table = {
                "organisation name", "=business", "firm name", "brand name", "store name", "shop name",
                "listing name", "listing title", "tool name", "product name", "app name", "site name",
                "venue name", "practice name", "legal name", "operating name", "trading name", "dba",
-               "name of business", "name of your business", "startup name", "agency name", "business title"),
+               "name of business", "name of your business", "startup name", "agency name", "business title",
+               "=title", "=listing", "place name", "place title"),
         "es": ("nombre de la empresa", "nombre del negocio", "=empresa", "=negocio", "razón social",
                "nombre comercial"),
         "fr": ("nom de l entreprise", "nom de la société", "=entreprise", "=société", "raison sociale",
@@ -292,7 +297,7 @@ _CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af]")
 
 def _phrase_pattern(phrase: str) -> str:
     prefix = phrase.endswith("*")
-    body = fold(phrase.strip("*="))
+    body = fold(phrase.strip("*=~"))
     if phrase.startswith("="):
         return rf"^{re.escape(body)}$"
     if _CJK.search(body):
@@ -306,6 +311,11 @@ class Match:
     key: str
     phrase: str
     lang: str
+
+    @property
+    def weak(self) -> bool:
+        """A ``~`` phrase: names the field less surely ("Mobile" beside "Phone")."""
+        return self.phrase.startswith("~")
 
 
 def compile_table(table: Table) -> list[tuple[str, str, str, re.Pattern[str]]]:
@@ -340,7 +350,7 @@ def classify(text: str) -> Match | None:
         best: tuple[int, int, Match] | None = None
         for key, lang, phrase, pattern in _fields():
             if pattern.search(folded):
-                rank = (len(fold(phrase.strip("*="))), -PRIORITY.index(key))
+                rank = (len(fold(phrase.strip("*=~"))), -PRIORITY.index(key))
                 if best is None or rank > best[:2]:
                     best = (*rank, Match(key, phrase, lang))
         if best is not None:

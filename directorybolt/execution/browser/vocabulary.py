@@ -71,6 +71,15 @@ WORDS: Table = {
         "de": ("bestätigen", "wiederholen", "bestätigung"), "pt": ("confirmar", "repetir", "confirmação"),
         "zh": ("确认", "再次"), "hu": ("megerősít*", "újra", "ismét"),
     },
+    "secondary": {
+        "en": ("2", "second", "secondary", "alternative", "alternate", "additional", "another", "backup", "other"),
+        "es": ("2", "segundo", "secundario", "alternativo", "adicional", "otro"),
+        "fr": ("2", "second", "secondaire", "autre", "supplémentaire"),
+        "de": ("2", "zweite*", "weitere*", "alternative"),
+        "pt": ("2", "segundo", "secundário", "alternativo", "adicional", "outro"),
+        "zh": ("备用", "其他", "第二"),
+        "hu": ("2", "második", "további", "másik"),
+    },
     "free": {
         "en": ("free", "no cost", "basic", "0", "none", "no thanks", "standard listing"),
         "es": ("gratis", "gratuito", "gratuita", "sin costo"),

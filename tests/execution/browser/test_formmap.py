@@ -453,3 +453,15 @@ def test_a_required_select_hidden_behind_a_widget_is_not_guessed(pages, page):
     found = mapped(pages, page, body)
     assert found.review_reason == "ambiguous" and "hidden from people" in (found.review_detail or "")
     assert found.traps == []
+
+
+def test_second_and_mobile_numbers_are_left_and_a_math_question_is_a_captcha(pages, page):
+    body = """<form method="post" action="/done"><label>Business name <input name="n"></label>
+      <label>Email <input name="e" type="email"></label><label>Phone <input name="p" type="tel"></label>
+      <label>Mobile <input name="m" type="tel"></label><label>Phone 2 <input name="p2" type="tel"></label>
+      <label>Video <input name="v" type="url"></label><button>Submit</button></form>"""
+    found = mapped(pages, page, body)
+    assert found.review_reason is None, found.review_detail
+    assert [s.get("field") for s in found.steps if s["action"] == "fill"] == ["business_name", "email", "phone"]
+    quiz = body.replace("<button>", "<label>What is 3 + 4? <input name='q' required></label><button>")
+    assert mapped(pages, page, quiz, path="/quiz").review_reason == "captcha"

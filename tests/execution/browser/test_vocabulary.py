@@ -37,10 +37,18 @@ def test_every_button_and_checkbox_word_list_has_every_language(kind):
     ("Nombre del negocio", "business_name"), ("Código postal", "zip"), ("Site web", "website"),
     ("Postleitzahl", "zip"), ("Straße und Hausnummer", "address"), ("Endereço", "address"),
     ("联系人", "contact_name"), ("邮箱地址", "email"), ("Irányítószám", "zip"), ("Kapcsolattartó neve", "contact_name"),
+    ("Video URL", "video"), ("Title", "business_name"), ("Business Genre", "category"), ("URL", "website"),
+    ("Business Website Address", "website"), ("I'm not a robot", "captcha"),
 ])
 def test_classify(text, key):
     m = classify(text)
     assert m is not None and m.key == key, m
+
+
+@pytest.mark.parametrize("text", ["Menu URL", "Booking link", "Job title", "Products", "Year founded"])
+def test_unknown_labels_name_nothing_fillable(text):
+    m = classify(text)
+    assert m is None or m.key not in ("website", "business_name", "description"), m
 
 
 def test_fold_splits_identifiers_and_drops_accents():
