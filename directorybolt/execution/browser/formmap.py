@@ -295,6 +295,8 @@ def _review(
 ) -> tuple[str | None, str | None]:
     if result.captcha or any(r.key == "captcha" for r in readings):
         return "captcha", f"the page shows a CAPTCHA ({', '.join(result.captcha) or 'a challenge field'})"
+    if walk.scan.mailto_submit:
+        return "email_only", "the form's script sends it to a mailto: address; nothing reaches the directory"
     if any(r.control.kind == "password" for r in readings):
         return "login", "the form creates an account with a password; a person must own those credentials"
     uploads = [r for r in readings if r.control.kind == "file" and r.control.must and not r.control.disabled]

@@ -139,12 +139,17 @@
                    'iframe[src*="captcha" i]'];
   if (!captcha.length && has(GENERIC.join(', '))) captcha.push('captcha');
   const mailto = Array.from(document.querySelectorAll('a[href^="mailto:" i]')).filter(seen).length;
+  // A submit handler that sends the visitor to a mailto: address: nothing reaches the site.
+  const MAILTO_NAV = /(location(\.href)?\s*=|location\.assign\(|window\.open\()\s*[`'"]mailto:/i;
+  const handlers = Array.from(document.scripts).filter(sc => !sc.src).map(sc => sc.textContent)
+    .concat(forms.map(f => f.getAttribute('onsubmit') || ''));
+  const mailtoSubmit = handlers.some(t => MAILTO_NAV.test(t) && /submit/i.test(t));
   const frames = Array.from(document.querySelectorAll('iframe')).filter(seen).map(f => {
     const r = f.getBoundingClientRect();
     return {src: f.src || '', width: Math.round(r.width), height: Math.round(r.height)};
   });
   return {
-    url: location.href, controls, buttons, captcha, mailto, frames,
+    url: location.href, controls, buttons, captcha, mailto, frames, mailtoSubmit,
     forms: forms.map((f, i) => ({index: i, selector: cssPath(f), action: f.getAttribute('action') || ''})),
     text: clean((document.body && document.body.innerText || '').slice(0, 4000)),
   };

@@ -114,6 +114,7 @@ class PageScan:
     mailto: int
     text: str
     frames: list[Frame] = field(default_factory=list)
+    mailto_submit: bool = False  # a script sends the form to a mailto: address
 
     def controls_of(self, form: int) -> list[Control]:
         return [c for c in self.controls if c.form == form]
@@ -131,5 +132,5 @@ def scan(page: Any) -> PageScan:
     return PageScan(
         url=raw["url"], controls=controls, buttons=[Button(**b) for b in raw["buttons"]],
         forms=[FormInfo(**f) for f in raw["forms"]], captcha=list(raw["captcha"]), mailto=int(raw["mailto"]),
-        text=raw["text"], frames=[Frame(**f) for f in raw["frames"]],
+        text=raw["text"], frames=[Frame(**f) for f in raw["frames"]], mailto_submit=bool(raw["mailtoSubmit"]),
     )

@@ -22,8 +22,9 @@ How a form is scored (``bench/forms.py`` prints the same table):
   plan control not left on its free option.
 * **review_reason**: what the mapper says against the reason written here, chosen by the
   rules in ``directorybolt/execution/browser/formmap.py`` (a required file →
-  ``upload_required``; a password → ``login``; a required control no profile key can
-  answer → ``ambiguous``).
+  ``upload_required``; a password → ``login``; a submit handler that opens a
+  ``mailto:`` address → ``email_only``; a required control no profile key can answer →
+  ``ambiguous``).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ FORMS: tuple[RealForm, ...] = (
         _x("Category", "form select", "category"),
         _x("Description", "form textarea", "description"),
     ), profile={"category": "Productivity"}, options={"form select": "Productivity"}),
-    RealForm("16-quebec-trade-wrapped-labels.html", None, (
+    RealForm("16-quebec-trade-wrapped-labels.html", "email_only", (
         _x("Legal / operating name", "input[name='company']", "business_name"),
         _x("Trade category", "input[name='trade']", "category"),
         _x("City", "input[name='city']", "city"),

@@ -338,6 +338,10 @@ def test_a_required_file_is_upload_required_and_an_optional_one_is_not(pages, pa
     ("<form method='post' action='/login'><label>Email <input name='e' type='email'></label><label>Password "
      "<input name='p' type='password'></label><button>Log in</button></form>", "login"),
     ("<p>Please log in to submit your business.</p>", "login"),
+    ("<form id='f'><label>Business name <input name='n'></label><label>Email <input name='e' type='email'>"
+     "</label><button>Send</button></form><script>document.getElementById('f').addEventListener('submit', e => {"
+     "e.preventDefault(); window.location.href = 'mailto:list@dir.example?body=' + new FormData(e.target).get('n');"
+     "});</script>", "email_only"),
 ])
 def test_pages_without_a_fillable_listing_form(pages, page, body, reason):
     found = mapped(pages, page, body)
