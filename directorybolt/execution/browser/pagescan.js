@@ -47,6 +47,23 @@
     }
     return '';
   }
+  function following(el) {
+    // "<input type=checkbox> I agree to the terms": a box's text usually comes after it.
+    for (let sib = el.nextSibling; sib; sib = sib.nextSibling) {
+      if (sib.nodeType === 1 && (sib.matches(CONTROLS) || sib.querySelector(CONTROLS))) return '';
+      const t = clean(sib.textContent);
+      if (t) return t;
+    }
+    return '';
+  }
+  function placeholderOf(el) {
+    // A select's empty first option often is its label ("Select a category").
+    if (el.tagName === 'SELECT') {
+      const first = el.options[0];
+      return first && !first.value.trim() ? clean(first.label || first.text) : '';
+    }
+    return clean(el.getAttribute('placeholder'));
+  }
   const docW = Math.max(document.documentElement.scrollWidth, window.innerWidth);
   function clipped(el) {
     // A zero-height box with overflow hidden (a common honeypot wrapper) hides what it holds.
@@ -100,9 +117,10 @@
     const visible = el.type !== 'hidden' && (seen(el) || (check && labels.some(seen)));
     return {
       selector: cssPath(el), form: formOf(el), tag: el.tagName.toLowerCase(), type,
-      name: el.getAttribute('name') || '', id: el.id || '', placeholder: clean(el.getAttribute('placeholder')),
+      name: el.getAttribute('name') || '', id: el.id || '', placeholder: placeholderOf(el),
       autocomplete: (el.getAttribute('autocomplete') || '').toLowerCase(), label,
-      aria: clean((el.getAttribute('aria-label') || '') + ' ' + labelledby), preceding: label ? '' : preceding(el),
+      aria: clean((el.getAttribute('aria-label') || '') + ' ' + labelledby),
+      preceding: label ? '' : (check ? following(el) : '') || preceding(el),
       title: clean(el.getAttribute('title')),
       required: el.required || el.getAttribute('aria-required') === 'true', visible,
       disabled: el.disabled, readonly: !!el.readOnly, value: el.value || '', checked: !!el.checked,
