@@ -473,9 +473,12 @@ def test_second_and_mobile_numbers_are_left_and_a_math_question_is_a_captcha(pag
 
 def test_placeholder_only_form_with_a_select_named_by_its_first_option_and_a_box_named_after_it(pages, page):
     body = """<form method="post" action="/done"><div><input name="a1" placeholder="公司名称"></div>
-      <div><input name="a2" placeholder="电子邮箱"></div><div><textarea name="a3" placeholder="公司简介"></textarea></div>
-      <div><select name="a4"><option value="">请选择行业类别</option><option value="r">Restaurant</option></select></div>
-      <div><input type="checkbox" name="a5" required> 我已阅读并同意《用户协议》</div><button type="submit">提交</button></form>"""
+      <div><input name="a2" placeholder="电子邮箱"></div>
+      <div><textarea name="a3" placeholder="公司简介"></textarea></div>
+      <div><select name="a4"><option value="">请选择行业类别</option>
+        <option value="r">Restaurant</option></select></div>
+      <div><input type="checkbox" name="a5" required> 我已阅读并同意《用户协议》</div>
+      <button type="submit">提交</button></form>"""
     found = mapped(pages, page, body)
     assert keys(found) == {"a1": "business_name", "a2": "email", "a3": "description", "a4": "category",
                            "a5": "terms"}
