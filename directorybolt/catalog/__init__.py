@@ -2,7 +2,14 @@
 to submission plans, and the importer that keeps the ``directories`` table in step."""
 
 from directorybolt.catalog.compiler import CompileError, compile_entry, compile_plan, translate_selector
-from directorybolt.catalog.importer import ImportReport, analyse, import_catalog, list_directories, stored_plan
+from directorybolt.catalog.importer import (
+    ImportReport,
+    analyse,
+    import_catalog,
+    list_directories,
+    save_plan,
+    stored_plan,
+)
 from directorybolt.catalog.schema import CatalogEntry
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "compile_plan",
     "import_catalog",
     "list_directories",
+    "save_plan",
     "stored_plan",
     "translate_selector",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from directorybolt.catalog.schema import FORM_FIELDS, CatalogEntry
 from directorybolt.core.errors import ValidationError
-from directorybolt.core.plans import BUSINESS_FIELDS, Plan
+from directorybolt.core.plans import Plan
 
 _CAMEL = {ours: theirs for theirs, ours in FORM_FIELDS.items()}
 
@@ -201,8 +201,7 @@ def compile_entry(entry: CatalogEntry) -> Compiled:
     for key in entry.form_mapping:
         if key not in FORM_FIELDS:
             result.warnings.append(f"formMapping.{key} is not a business field; ignored")
-    for ours in BUSINESS_FIELDS:
-        theirs = _CAMEL[ours]
+    for theirs, ours in FORM_FIELDS.items():  # the catalog file knows only the core fields
         candidates = _translate_all(f"formMapping.{theirs}", entry.form_mapping.get(theirs, []), result)
         if candidates:
             steps.extend(_field_steps(ours, candidates, result))

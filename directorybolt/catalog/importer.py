@@ -24,6 +24,7 @@ from sqlalchemy import select, text
 from directorybolt.catalog.compiler import Compiled, compile_entry
 from directorybolt.catalog.schema import CatalogEntry, CatalogFile, entry_errors
 from directorybolt.core.errors import NotFound, ValidationError
+from directorybolt.core.plans import Plan
 from directorybolt.store import db
 from directorybolt.store.models import Directory
 
@@ -302,3 +303,14 @@ def stored_plan(directory_id: str) -> dict[str, Any] | None:
         if d is None:
             raise NotFound(f"no directory {directory_id!r} in the catalog")
         return d.plan
+
+
+def save_plan(directory_id: str, plan: dict[str, Any]) -> None:
+    """Store a plan written by hand or by ``plan suggest`` on an existing directory.
+    The ORM write makes the cache forget the old plan when the transaction commits."""
+    Plan.model_validate(plan)
+    with db.session() as s:
+        d = s.get(Directory, directory_id)
+        if d is None:
+            raise NotFound(f"no directory {directory_id!r} in the catalog")
+        d.plan = plan

@@ -23,6 +23,15 @@ BUSINESS_FIELDS: tuple[str, ...] = (
     "zip",
     "description",
     "category",
+    # Asked for by many directories besides the core listing (issue 15).
+    "tagline",
+    "contact_name",
+    "country",
+    "logo_url",
+    "social_facebook",
+    "social_x",
+    "social_instagram",
+    "social_linkedin",
 )
 
 #: Selectors that reveal a CAPTCHA; a page showing one ends as ``needs_review``.
@@ -33,9 +42,13 @@ DEFAULT_CAPTCHA_SELECTORS: tuple[str, ...] = (
     "[data-sitekey]",
     "#captcha",
     ".captcha",
+    ".cf-turnstile",
+    "iframe[src*='challenges.cloudflare.com']",
 )
 
-Action = Literal["goto", "fill", "select", "check", "click", "wait_for", "expect"]
+#: ``next`` clicks a wizard's Next/Continue button: it moves to the form's next step and
+#: never sends the listing, so the commit point is always a ``click``.
+Action = Literal["goto", "fill", "select", "check", "next", "click", "wait_for", "expect"]
 
 
 class Step(BaseModel):
@@ -62,7 +75,7 @@ class Step(BaseModel):
         a = self.action
         if a == "goto" and not self.url:
             raise ValueError("goto needs a url")
-        if a in ("fill", "select", "check", "click", "wait_for") and not self.selector:
+        if a in ("fill", "select", "check", "next", "click", "wait_for") and not self.selector:
             raise ValueError(f"{a} needs at least one selector")
         if a == "fill" and self.field not in BUSINESS_FIELDS:
             raise ValueError(f"fill must name a business field ({', '.join(BUSINESS_FIELDS)}), got {self.field!r}")

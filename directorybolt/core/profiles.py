@@ -39,6 +39,9 @@ TEXT_LIMITS: dict[str, int] = {
     "zip": 20,
     "description": 5000,
     "category": 120,
+    "tagline": 200,
+    "contact_name": 200,
+    "country": 120,
 }
 MULTILINE = frozenset({"description"})
 _KEEP_FORMAT = {"\u200c", "\u200d"}  # ZWNJ/ZWJ: needed by some scripts and emoji sequences
@@ -83,7 +86,6 @@ def _limited(limit: int, **kw: Any) -> Any:
                  **kw)
 
 
-
 class BusinessProfile(BaseModel):
     """The fields a plan may submit (``directorybolt.core.plans.BUSINESS_FIELDS``)."""
 
@@ -99,6 +101,16 @@ class BusinessProfile(BaseModel):
     zip: str | None = _limited(TEXT_LIMITS["zip"], default=None)
     description: str | None = _limited(TEXT_LIMITS["description"], default=None)
     category: str | None = _limited(TEXT_LIMITS["category"], default=None)
+    # What directories often ask besides the core listing; a form that requires one the
+    # customer has not given ends as needs_review, never with a made-up value.
+    tagline: str | None = _limited(TEXT_LIMITS["tagline"], default=None)
+    contact_name: str | None = _limited(TEXT_LIMITS["contact_name"], default=None)
+    country: str | None = _limited(TEXT_LIMITS["country"], default=None)
+    logo_url: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    social_facebook: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    social_x: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    social_instagram: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    social_linkedin: str | None = Field(default=None, max_length=MAX_URL_CHARS)
 
     @field_validator(*TEXT_LIMITS)
     @classmethod
@@ -125,13 +137,14 @@ class BusinessProfile(BaseModel):
             raise ValueError("phone may contain digits, spaces, + ( ) . / - and must have 7 to 25 characters")
         return v or None
 
-    @field_validator("website")
+    @field_validator("website", "logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin")
     @classmethod
     def _website(cls, v: str | None, info: ValidationInfo) -> str | None:
         if not v:
             return None
         allow = bool(info.context and info.context.get("allow_private_websites"))
         return check_public_url(v, allow_private=allow)
+
 
     def field(self, name: str) -> str:
         value = getattr(self, name)

@@ -25,12 +25,12 @@ from typing import Any, Protocol
 from sqlalchemy.exc import OperationalError
 
 from directorybolt.core.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
-from directorybolt.core.plans import BUSINESS_FIELDS, Plan
+from directorybolt.core.plans import Plan
 from directorybolt.core.profiles import BusinessProfile
 from directorybolt.core.retries import RetryPolicy
 from directorybolt.core.settings import get_settings
 from directorybolt.execution import faults
-from directorybolt.execution.browser.formmap import map_form
+from directorybolt.execution.browser.formmap import fallback_plan
 from directorybolt.execution.browser.pool import get_pool
 from directorybolt.execution.browser.runner import run_plan
 from directorybolt.execution.pacing import Pacer, interval_ms
@@ -156,7 +156,7 @@ def _drive(ctx: _Context, process: Worker) -> tuple[str | None, int]:
         try:
             if plan is None:
                 page.goto(ctx.url, wait_until="domcontentloaded", timeout=s.navigation_timeout_ms)
-                plan = map_form(page, ctx.url, set(BUSINESS_FIELDS))
+                plan = fallback_plan(page, ctx.url, ctx.profile)
             run_plan(
                 page, plan, ctx.profile,
                 step_timeout_ms=s.step_timeout_ms, navigation_timeout_ms=s.navigation_timeout_ms,

@@ -17,8 +17,8 @@ from directorybolt.catalog.compiler import (
     split_selector_list,
     translate_selector,
 )
-from directorybolt.catalog.schema import CatalogEntry
-from directorybolt.core.plans import BUSINESS_FIELDS, Plan
+from directorybolt.catalog.schema import FORM_FIELDS, CatalogEntry
+from directorybolt.core.plans import Plan
 from tests.catalog import real_catalog
 
 CONTAINS = re.compile(r":contains\(")
@@ -162,7 +162,7 @@ def test_every_real_entry_compiles_and_validates_with_nothing_untranslated() -> 
         else:
             assert plan.review_reason is None
             fields = {s.field for s in plan.steps if s.field}
-            assert fields == set(BUSINESS_FIELDS), raw["id"]
+            assert fields == set(FORM_FIELDS.values()), raw["id"]
             expect = plan.steps[-1]
             for indicator in raw["successIndicators"]:
                 if CONTAINS.search(indicator):

@@ -176,8 +176,7 @@ CLAIM_JOINED = text(f"""
     WITH claimed AS ({_CLAIM_WHERE} RETURNING r.attempts, j.tier, j.customer_id),
     beat AS (UPDATE jobs SET last_heartbeat = now() WHERE id = :job AND EXISTS (SELECT 1 FROM claimed))
     SELECT claimed.attempts, claimed.tier, d.plan, coalesce(d.submission_url, d.url) AS url,
-           c.business_name, c.email, c.phone, c.website, c.address, c.city, c.state, c.zip, c.description,
-           c.category
+           {", ".join(f"c.{f}" for f in jobs.BUSINESS_FIELDS)}
     FROM claimed JOIN directories d ON d.id = :dir JOIN customers c ON c.id = claimed.customer_id
 """)
 

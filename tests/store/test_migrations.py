@@ -47,6 +47,34 @@ def test_upgrade_downgrade_upgrade(scratch_db):
     assert migrations.current(scratch_db) == migrations.head()
     indexes = {i["name"] for i in inspect(eng).get_indexes("jobs")}
     assert {"ix_jobs_created_at", "ix_jobs_status_heartbeat"} <= indexes
+    assert {c["name"] for c in inspect(eng).get_columns("customers")} >= PROFILE_EXTRA
+    eng.dispose()
+
+
+PROFILE_EXTRA = {"tagline", "contact_name", "country", "logo_url", "social_facebook", "social_x",
+                 "social_instagram", "social_linkedin"}
+
+
+def _script():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(migrations.alembic_config(""))
+
+
+def test_profile_columns_come_and_go_with_0007(scratch_db):
+    """0007 adds the extra profile columns; stepping back before it removes them and keeps the rows."""
+    eng = create_engine(sqlalchemy_url(scratch_db))
+    migrations.upgrade(scratch_db)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, business_name, email, contact_name, country) "
+                          "VALUES (:id, 'Acme', 'a@b.co', 'Ana', 'Portugal')"), {"id": uuid.uuid4()})
+    migrations.downgrade(scratch_db, str(_script().get_revision("0007").down_revision))
+    assert PROFILE_EXTRA.isdisjoint({c["name"] for c in inspect(eng).get_columns("customers")})
+    with eng.begin() as conn:
+        assert conn.execute(text("SELECT business_name FROM customers")).scalars().all() == ["Acme"]
+        conn.execute(text("DELETE FROM customers"))
+    migrations.upgrade(scratch_db)
+    assert {c["name"] for c in inspect(eng).get_columns("customers")} >= PROFILE_EXTRA
     eng.dispose()
 
 
@@ -174,7 +202,7 @@ def test_downgrade_refuses_to_drop_held_jobs(scratch_db):
                           "FROM customers"), {"j": uuid.uuid4()})
     with pytest.raises(RuntimeError, match="held for review"):
         migrations.downgrade(scratch_db, "0001")
-    assert migrations.current(scratch_db) == "0006"
+    assert migrations.current(scratch_db) == migrations.head()
     with eng.begin() as conn:
         conn.execute(text("UPDATE jobs SET status = 'cancelled'"))
     migrations.downgrade(scratch_db, "0001")

@@ -25,6 +25,7 @@ from directorybolt.core.errors import (
 from directorybolt.core.plans import Plan, Step
 from directorybolt.core.profiles import BusinessProfile
 from directorybolt.execution.browser import egress
+from directorybolt.execution.browser.options import Option, best_option
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunResult:
     final_url: str = ""
     steps_done: int = 0
     skipped_fields: list[str] = field(default_factory=list)
+    stopped_before: int | None = None  # the final click's index, when asked to stop there
 
 
 class _DocumentStatus:
@@ -86,16 +88,20 @@ def _any_of(page: Any, candidates: list[str]) -> Any:
     return loc.first
 
 
-def _matching_option(select: Any, wanted: str) -> str | None:
-    """The option whose value or label equals ``wanted`` (case-insensitively)."""
+_OPTIONS_JS = "el => Array.from(el.options).map(o => [o.value, o.label || o.text, o.disabled])"
+
+
+def _matching_option(select: Any, wanted: str, *, key: str | None = None, country: str | None = None) -> str | None:
+    """A literal value must equal an option's value or label; a business field's value
+    picks the clearly best option (``options.best_option``: never a paid one)."""
     if not wanted:
         return None
-    options = select.evaluate("el => Array.from(el.options).map(o => [o.value, o.label || o.text])")
-    w = wanted.strip().lower()
-    for value, label in options:
-        if w in (str(value).strip().lower(), str(label).strip().lower()):
-            return str(value)
-    return None
+    options = [Option(str(v), str(label), bool(d)) for v, label, d in select.evaluate(_OPTIONS_JS)]
+    if key is None:
+        w = wanted.strip().lower()
+        return next((o.value for o in options if w in (o.value.strip().lower(), o.label.strip().lower())), None)
+    chosen = best_option(options, wanted, key, country)
+    return chosen.value if chosen is not None else None
 
 
 def detect_captcha(page: Any, plan: Plan) -> None:
@@ -118,9 +124,11 @@ def run_plan(
     step_timeout_ms: int = 5000,
     navigation_timeout_ms: int = 15000,
     on_commit: Callable[[], None] | None = None,
+    stop_before_commit: bool = False,
 ) -> RunResult:
     """Run every step; ``on_commit`` is called just before the click that sends the
-    form, so a crash after that point is known to be ambiguous."""
+    form, so a crash after that point is known to be ambiguous. ``stop_before_commit``
+    (``plan suggest --try``) runs everything up to that click and sends nothing."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -135,6 +143,9 @@ def run_plan(
     commit_at = _final_click_index(plan)
     result = RunResult()
     for i, step in enumerate(plan.steps):
+        if stop_before_commit and (i == commit_at or (commit_at < 0 and step.action == "expect")):
+            result.stopped_before = i
+            break
         try:
             _run_step(page, plan, step, profile, result, doc, on_commit if i == commit_at else None)
         except PlaywrightTimeout as exc:
@@ -201,12 +212,15 @@ def _run_step(
         raise NeedsReview(
             f"the form changed: none of {step.selector} is on the page", category="form_changed"
         )
+    if a in ("fill", "select") and step.field and not profile.field(step.field):
+        _missing(target, step, result)
+        return
     if a == "fill":
         assert step.field
         target.fill(profile.field(step.field), timeout=timeout)
     elif a == "select":
         value = profile.field(step.field) if step.field else (step.value or "")
-        option = _matching_option(target, value)
+        option = _matching_option(target, value, key=step.field, country=profile.country)
         if option is None:
             if step.optional:
                 return
@@ -214,10 +228,20 @@ def _run_step(
         target.select_option(value=option, timeout=timeout)
     elif a == "check":
         target.check(timeout=timeout)
-    elif a == "click":
+    elif a in ("next", "click"):
         if on_commit is not None:
             on_commit()
         target.click(timeout=timeout)
         page.wait_for_load_state("domcontentloaded")
         doc.check()
         detect_captcha(page, plan)
+
+
+def _missing(target: Any, step: Step, result: RunResult) -> None:
+    """The customer has no value for this field: leave the input alone, unless the
+    form insists on it (then a person decides: we never make a value up)."""
+    if step.optional or not target.evaluate("el => el.required || el.getAttribute('aria-required') === 'true'"):
+        result.skipped_fields.append(str(step.field))
+        return
+    raise NeedsReview(f"the form requires {step.field}, which the business profile does not have",
+                      category="missing_field")
