@@ -75,6 +75,12 @@ def tier_names() -> list[str]:
 
 
 class JobRequest(_Strict):
+    # "Exactly one of" in the schema itself, so generated clients and fuzzers know it.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["customer_id"], "properties": {"customer_id": {"type": "string"}}},
+        {"required": ["customer"], "properties": {"customer": {"type": "object"}}},
+    ]})
+
     customer_id: uuid.UUID | None = Field(default=None, description="An existing customer; or send `customer`.")
     customer: CustomerIn | None = Field(default=None, description="A new customer's business profile.")  # type: ignore[valid-type]
     tier: str = Field(json_schema_extra=lambda schema: schema.update(enum=tier_names()),

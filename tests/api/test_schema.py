@@ -13,6 +13,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.failures import FailureGroup
+from schemathesis.openapi.checks import RejectedPositiveData
 
 from directorybolt.cli import seed
 from directorybolt.store import apikeys
@@ -62,11 +64,46 @@ def test_served_schema_is_the_one_fuzzed(fuzz_server):
 
 
 ALL_CHECKS = CHECKS.get_all()
+# The Stripe webhook's one valid input carries an HMAC of its own body, which no
+# schema can describe: schemathesis' "valid" bodies are all unsigned, and 400 is the
+# right answer. Its accepted path is tested with signed payloads in test_webhooks.py.
+UNSIGNABLE = {"/api/webhooks/stripe"}
 
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=5000, suppress_health_check=list(HealthCheck))
 def test_every_check_on_every_route(case, fuzz_server, staff_key):
     assert len(ALL_CHECKS) >= 10, "every built-in check, not the defaults"
-    case.call_and_validate(base_url=fuzz_server.url, headers={"Authorization": f"Bearer {staff_key}"}, timeout=10,
-                           checks=ALL_CHECKS)
+    checks = ALL_CHECKS
+    if case.operation.path in UNSIGNABLE:
+        checks = [c for c in ALL_CHECKS if c.__name__ != "positive_data_acceptance"]
+        assert len(checks) == len(ALL_CHECKS) - 1
+    response = case.call(base_url=fuzz_server.url, headers={"Authorization": f"Bearer {staff_key}"}, timeout=10)
+    try:
+        case.validate_response(response, checks=checks)
+    except FailureGroup as group:
+        rest = [e for e in group.exceptions if not _semantic_refusal(e, response)]
+        if rest:
+            raise FailureGroup(rest, str(group)) from None
+
+
+# Rules JSON Schema cannot state: a website must name a public host (no private,
+# loopback or metadata address, however encoded); a business name must keep some text
+# once markup is removed; a phone is checked after NFKC. Generated "valid" data may
+# break them, and 422 naming only these fields is then the right answer.
+SEMANTIC_FIELDS = {"website", "logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin",
+                   "business_name", "phone"}
+
+
+def _refused_fields(body: dict) -> set[str]:
+    if body.get("details"):
+        return {str(d.get("field", "")).rsplit(".", 1)[-1] for d in body["details"]}
+    message = str(body.get("error", "")).removeprefix("invalid request: ")
+    return {part.split(":", 1)[0].strip().rsplit(".", 1)[-1] for part in message.split("; ")}
+
+
+def _semantic_refusal(failure: BaseException, response) -> bool:
+    if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
+        return False
+    fields = _refused_fields(response.json())
+    return bool(fields) and fields <= SEMANTIC_FIELDS
