@@ -499,18 +499,17 @@ def skip_if_stopped(session: Session, job_id: uuid.UUID, directory_id: str, *, o
 _REVIEWED = text(
     """
     WITH r AS (
-        UPDATE job_results SET status = CAST(:to AS varchar), updated_at = now(),
-            error_category = CASE WHEN CAST(:to AS varchar) = 'failed' THEN 'staff' WHEN CAST(:to AS varchar) = 'pending' THEN NULL
-                                  ELSE error_category END,
-            error_message = CASE WHEN CAST(:to AS varchar) = 'failed' THEN CAST(:message AS text) WHEN CAST(:to AS varchar) = 'pending' THEN NULL
-                                 ELSE error_message END,
-            finished_at = CASE WHEN CAST(:to AS varchar) = 'pending' THEN NULL ELSE now() END,
-            attempts = CASE WHEN CAST(:to AS varchar) = 'pending' THEN 0 ELSE attempts END,
-            requeues = CASE WHEN CAST(:to AS varchar) = 'pending' THEN 0 ELSE requeues END,
-            committed_at = CASE WHEN CAST(:to AS varchar) = 'pending' THEN NULL ELSE committed_at END,
+        UPDATE job_results r SET status = p.s, updated_at = now(),
+            error_category = CASE p.s WHEN 'failed' THEN 'staff' WHEN 'pending' THEN NULL ELSE r.error_category END,
+            error_message = CASE p.s WHEN 'failed' THEN p.m WHEN 'pending' THEN NULL ELSE r.error_message END,
+            finished_at = CASE p.s WHEN 'pending' THEN NULL ELSE now() END,
+            attempts = CASE p.s WHEN 'pending' THEN 0 ELSE r.attempts END,
+            requeues = CASE p.s WHEN 'pending' THEN 0 ELSE r.requeues END,
+            committed_at = CASE p.s WHEN 'pending' THEN NULL ELSE r.committed_at END,
             retry_at = NULL, worker_id = NULL, claimed_at = NULL
-        WHERE id = :rid AND status = 'needs_review'
-        RETURNING job_id, directory_id, attempts
+        FROM (SELECT CAST(:to AS varchar) AS s, CAST(:message AS text) AS m) p
+        WHERE r.id = :rid AND r.status = 'needs_review'
+        RETURNING r.job_id, r.directory_id, r.attempts
     )
     INSERT INTO queue_history (job_id, directory_id, event, attempt, detail)
     SELECT job_id, directory_id, :event, attempts, CAST(:detail AS jsonb) FROM r
