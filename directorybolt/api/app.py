@@ -17,6 +17,7 @@ import anyio
 from fastapi import FastAPI
 
 from directorybolt.api import (
+    console,
     errors,
     health,
     metrics,
@@ -66,9 +67,11 @@ def create_app() -> FastAPI:
                routes_webhooks.router, health.router, metrics.router)
     for router in routers:
         app.include_router(router)
+    console.install(app)
     # add_middleware puts each new layer outside the previous ones.
     app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(ErrorMiddleware)
-    app.add_middleware(MetricsMiddleware, routes=[route for router in routers for route in router.routes])
+    app.add_middleware(MetricsMiddleware, routes=[route for router in (*routers, *console.ROUTERS)
+                                                 for route in router.routes])
     return app
