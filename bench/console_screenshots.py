@@ -116,6 +116,7 @@ def _shoot(base: str, name: str, password: str, job_id: str, out: Path) -> None:
         snap("jobs.png", "/console/jobs")
         snap("job.png", f"/console/jobs/{job_id}")
         snap("reviews.png", "/console/reviews")
+        page.goto(f"{base}/console/reviews?state=open")
         page.click("table.list a >> nth=0")
         page.click("text=Claim this item")
         snap("review-item.png")
