@@ -51,7 +51,9 @@ def list_(tier: str | None, state: str, limit: int, as_json: bool) -> None:
     click.echo("")
     for i in items:
         who = f" by {i['claimed_by']}" if i["claimed_by"] else ""
-        click.echo(f"{i['id']:>6}  {i['tier']:<10} {i['state'] + who:<18} {_age(i['age_s']):>8}  "
+        if i["resolution"]:
+            who = f":{i['resolution']} by {i['resolved_by']}"
+        click.echo(f"{i['id']:>6}  {i['tier']:<10} {i['state'] + who:<30} {_age(i['age_s']):>8}  "
                    f"{i['directory']:<20} job={i['job_id']}  {i['reason'][:60]}")
 
 
