@@ -7,14 +7,15 @@ staff key's own name (``key:<name>``) when none is given."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, Field, model_validator
 
 from directorybolt.api.auth import require
 from directorybolt.api.errors import ERRORS, ErrorBody
+from directorybolt.core.settings import get_settings
 from directorybolt.lifecycle import reviews
 from directorybolt.queueing.dispatch import HANDOFF
 from directorybolt.store.apikeys import KeyInfo
@@ -77,17 +78,57 @@ class ReviewQueue(BaseModel):
     items: list[ReviewItemView]
 
 
+#: At least one character that is not a space (the library strips what it is given).
+NOT_BLANK = r"\S"
+#: An http(s) URL with a host, as the library checks it.
+LISTING_URL = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+([/?#]\S*)?$"
+
+
 class StaffBody(BaseModel):
     model_config = {"extra": "forbid"}
-    staff: str | None = Field(default=None, min_length=1, max_length=120,
+    staff: str | None = Field(default=None, min_length=1, max_length=120, pattern=NOT_BLANK,
                               description="Who acts (written to the history); default: the staff key's name.")
 
 
-class Resolution(StaffBody):
-    resolution: Literal["submitted", "failed", "retry"] = Field(
-        alias="as", description="submitted (evidence or note required), failed (note = reason), retry.")
-    evidence_url: str | None = Field(default=None, max_length=2048, description="The listing's URL.")
-    note: str | None = Field(default=None, max_length=4000)
+def _optional(description: str, **kw: Any) -> Any:
+    """An optional string that, when sent, is a string (not null): the schema then says
+    exactly what the library accepts."""
+    return Field(default=None, description=description, **kw)
+
+
+class _Resolution(StaffBody):
+    evidence_url: str = _optional("The listing's URL.", max_length=2048, pattern=LISTING_URL)
+    note: str = _optional("A note; the reason when failed.", max_length=4000, pattern=NOT_BLANK)
+
+
+class ResolveSubmitted(_Resolution):
+    """Submitted by hand: the listing URL or a note (or both) is the evidence."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"anyOf": [{"required": ["evidence_url"]},
+                                                                       {"required": ["note"]}]}}
+    resolution: Literal["submitted"] = Field(alias="as")
+
+    @model_validator(mode="after")
+    def _evidence(self) -> ResolveSubmitted:
+        if self.evidence_url is None and self.note is None:
+            raise ValueError("resolving as submitted needs evidence: evidence_url or note")
+        return self
+
+
+class ResolveFailed(_Resolution):
+    """The directory cannot list the customer; ``note`` says why."""
+
+    resolution: Literal["failed"] = Field(alias="as")
+    note: str = Field(max_length=4000, pattern=NOT_BLANK, description="The reason.")
+
+
+class ResolveRetry(_Resolution):
+    """Back to the workers with a fresh budget (once per directory)."""
+
+    resolution: Literal["retry"] = Field(alias="as")
+
+
+Resolution = Annotated[ResolveSubmitted | ResolveFailed | ResolveRetry, Field(discriminator="resolution")]
 
 
 class Resolved(BaseModel):
@@ -101,9 +142,14 @@ def _who(body: StaffBody | None, key: KeyInfo) -> str:
     return (body.staff if body and body.staff else None) or f"key:{key.name}"[:120]
 
 
+def _tier_enum(schema: dict[str, Any]) -> None:
+    """The tiers on sale, read when the schema is built (not at import)."""
+    schema["enum"] = get_settings().tiers_by_priority()
+
+
 @router.get("/reviews", response_model=ReviewQueue)
 def list_reviews(
-    tier: str | None = Query(default=None, max_length=40),
+    tier: str | None = Query(default=None, max_length=40, json_schema_extra=_tier_enum),
     state: Literal["open", "claimed", "resolved", "unresolved", "all"] = "unresolved",
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -137,7 +183,7 @@ def _send(job_id: Any, directory_ids: list[str], queue: str) -> int:
 
 
 @router.post("/reviews/{item_id}/resolve", response_model=Resolved, responses=_NOT_FOUND | _CONFLICT)
-async def resolve_review(body: Resolution, item_id: int = ItemId,
+async def resolve_review(body: Resolution = Body(), item_id: int = ItemId,
                          key: KeyInfo = Depends(require("staff"))) -> dict[str, Any]:
     """Finish the item (lease holder only, once). When it was the job's last item the
     job is finalised again: a partial job whose items were all submitted is completed."""

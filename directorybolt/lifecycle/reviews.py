@@ -244,7 +244,10 @@ def _check(resolution: str, evidence_url: str | None, note: str | None) -> tuple
     evidence_url = (evidence_url or "").strip() or None
     note = (note or "").strip() or None
     if evidence_url is not None:
-        parts = urlsplit(evidence_url)
+        try:
+            parts = urlsplit(evidence_url)
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.netloc or len(evidence_url) > 2048:
             raise ValidationError("evidence must be the listing's http(s) URL (at most 2048 characters)")
     if note is not None and len(note) > 4000:
