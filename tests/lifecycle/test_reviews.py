@@ -101,6 +101,16 @@ def test_only_the_lease_holder_resolves_and_only_once(clean):
         reviews.claim(999_999, "ann")
 
 
+def test_release_by_the_holder_only(clean):
+    job_id = finished_job({"a": "needs_review"})
+    (item,) = _items(job_id)
+    reviews.claim(item["id"], "ann")
+    with pytest.raises(ConflictError, match="claimed by ann"):
+        reviews.release(item["id"], "bob")
+    assert reviews.release(item["id"], "ann")["state"] == "open"
+    assert reviews.claim(item["id"], "bob")["claimed_by"] == "bob"
+
+
 def test_a_lapsed_lease_reopens_the_item_on_the_database_clock(clean, settings_env):
     settings_env(review_lease_s=1)
     job_id = finished_job({"a": "needs_review"})
