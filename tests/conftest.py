@@ -26,6 +26,7 @@ import redis as redis_lib
 ROOT = Path(__file__).resolve().parents[1]
 CI = bool(os.environ.get("CI"))
 TABLES = (
+    "staff_sessions, staff_accounts, review_items, "
     "api_key_customers, api_keys, queue_history_archive, queue_history, dead_letters, worker_heartbeats, "
     "stripe_checkouts, stripe_events, job_results, jobs, directories, customers"
 )

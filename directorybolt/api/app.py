@@ -16,7 +16,17 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from directorybolt.api import errors, health, metrics, routes_admin, routes_jobs, routes_orders, routes_webhooks
+from directorybolt.api import (
+    console,
+    errors,
+    health,
+    metrics,
+    routes_admin,
+    routes_jobs,
+    routes_orders,
+    routes_reviews,
+    routes_webhooks,
+)
 from directorybolt.api.auth import AuthMiddleware
 from directorybolt.api.errors import ErrorMiddleware
 from directorybolt.api.limits_middleware import RequestLimitsMiddleware
@@ -53,13 +63,15 @@ def create_app() -> FastAPI:
     errors.install(app)
     # Each router carries its full prefix, so a route's ``path`` is the template the
     # metrics label with (a prefix given to include_router is not part of it).
-    routers = (routes_jobs.router, routes_admin.router, routes_orders.router, routes_webhooks.router, health.router,
-               metrics.router)
+    routers = (routes_jobs.router, routes_admin.router, routes_reviews.router, routes_orders.router,
+               routes_webhooks.router, health.router, metrics.router)
     for router in routers:
         app.include_router(router)
+    console.install(app)
     # add_middleware puts each new layer outside the previous ones.
     app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(ErrorMiddleware)
-    app.add_middleware(MetricsMiddleware, routes=[route for router in routers for route in router.routes])
+    app.add_middleware(MetricsMiddleware, routes=[route for router in (*routers, *console.ROUTERS)
+                                                 for route in router.routes])
     return app

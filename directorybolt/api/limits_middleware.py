@@ -28,6 +28,15 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+#: The staff console's pages post plain HTML forms; everything else speaks JSON.
+FORM_PREFIX = "/console/"
+
+
+def is_form(content_type: str, path: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return path.startswith(FORM_PREFIX) and media == "application/x-www-form-urlencoded"
+
+
 class RequestLimitsMiddleware:
     """431 for a large head, 414 for a long URL, 413 for a large body (declared or
     streamed), 415 for a body that is not JSON. Limits come from settings
@@ -73,7 +82,8 @@ class RequestLimitsMiddleware:
             return
         has_body = declared > 0 or chunked
         if scope["method"] in BODY_METHODS and (
-            (content_type is not None and not is_json(content_type)) or (content_type is None and has_body)
+            (content_type is not None and not is_json(content_type) and not is_form(content_type, scope["path"]))
+            or (content_type is None and has_body)
         ):
             await send_error(send, 415, f"send the body as application/json (got {content_type or 'no content type'})")
             return

@@ -77,6 +77,14 @@ _JOBS_SQL = text("SELECT status, count(*) AS n, count(finished_at) AS finished F
 _RESULTS_SQL = text(
     "SELECT status, error_category, count(*) AS n FROM job_results GROUP BY status, error_category"
 )
+#: Rows waiting for a person (the review queue, open or claimed) by tier, and the oldest's age.
+_REVIEW_SQL = text(
+    """
+    SELECT j.tier, count(*) AS n,
+           EXTRACT(epoch FROM now() - min(COALESCE(r.finished_at, r.updated_at)))::float AS oldest
+    FROM job_results r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'needs_review' GROUP BY j.tier
+    """
+)
 _SCALARS_SQL = text(
     """
     SELECT (SELECT count(*) FROM dead_letters WHERE state = 'open') AS dlq_depth,
@@ -201,6 +209,7 @@ class SystemOfRecordCollector(Collector):
             job_rows = session.execute(_JOBS_SQL).all()
             result_rows = session.execute(_RESULTS_SQL).all()
             scalars = session.execute(_SCALARS_SQL, {"stale_s": s.stale_after_s}).one()
+            review_rows = {r.tier: r for r in session.execute(_REVIEW_SQL).all()}
 
         by_status = {r.status: r for r in job_rows}
         jobs = GaugeMetricFamily("directorybolt_jobs", "Jobs by current status.", labels=["status"])
@@ -232,6 +241,7 @@ class SystemOfRecordCollector(Collector):
             errors.add_metric([category], n)
         yield errors
 
+        yield from _review_families(review_rows)
         yield GaugeMetricFamily("directorybolt_dlq_depth", "Open dead-letter entries.", value=scalars.dlq_depth)
         yield GaugeMetricFamily("directorybolt_workers", "Workers with a heartbeat within stale_after_s.",
                                 value=scalars.workers)
@@ -259,6 +269,25 @@ class SystemOfRecordCollector(Collector):
 
 
 _redis: Any = None
+
+
+def _review_families(rows: dict[str, Any]) -> Iterator[Metric]:
+    """The review queue per tier, with each tier's promised turnaround beside it so an
+    alert compares the two without hard-coding the promise."""
+    tiers = get_settings().tiers
+    depth = GaugeMetricFamily("directorybolt_review_open", "Review items not yet resolved (open or claimed).",
+                              labels=["tier"])
+    oldest = GaugeMetricFamily("directorybolt_review_oldest_seconds",
+                               "Age of the oldest unresolved review item; 0 when none.", labels=["tier"])
+    promise = GaugeMetricFamily("directorybolt_review_turnaround_seconds",
+                                "How long a review item of this tier may wait (the promised turnaround).",
+                                labels=["tier"])
+    for tier, spec in tiers.items():
+        row = rows.get(tier)
+        depth.add_metric([tier], row.n if row else 0)
+        oldest.add_metric([tier], float(row.oldest or 0) if row else 0.0)
+        promise.add_metric([tier], spec.review_turnaround_s)
+    yield from (depth, oldest, promise)
 
 
 def multiprocess_dir() -> str | None:

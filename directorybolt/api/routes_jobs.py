@@ -127,6 +127,8 @@ class DirectoryResult(BaseModel):
     error_message: str | None = Field(default=None, description="Staff keys only.")
     duration_ms: int | None
     screenshot_available: bool
+    waiting_for_staff: bool = Field(default=False, description="A person is finishing this directory "
+                                    "(status needs_review): not failed.")
 
 
 class JobView(BaseModel):
@@ -140,6 +142,9 @@ class JobView(BaseModel):
     package_size: int
     directories_available: int | None
     counts: Counts
+    waiting_for_staff: int = Field(default=0, description="Directories a person is finishing (review queue).")
+    stage: str = Field(default="", description="The status, or waiting_for_staff while people finish directories "
+                       "the automation could not (the status then says partial or failed so far).")
     requeue_count: int
     created_at: datetime | None
     started_at: datetime | None

@@ -40,7 +40,8 @@ def results_table(report: dict[str, Any]) -> Table:
     return table
 
 
-def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2) -> int:
+def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2, serve: bool = False,
+             port: int = 8000) -> int:
     from directorybolt.cli import seed
     from directorybolt.cli.stack import children, migrate_head, self_command
     from directorybolt.core.settings import get_settings, reload_settings
@@ -65,23 +66,68 @@ def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2)
         procs = [
             self_command("worker", "-c", str(concurrency), "-n", f"demo-{os.getpid()}@%h"),
             self_command("beat"),
+            self_command("api", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
         ]
         log = get_settings().state_dir / "logs" / "demo-stack.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         console.print(f"worker and beat logs: {log}")
         with children(procs, log=log) as running:
+            _console_login(console, port, running)
             accepted = intake.accept(intake.Order(tier=tier, customer_id=customer_id, directories=directory_ids))
             job_id, queue = accepted.job_id, accepted.queue
             console.print(f"enqueued job {job_id} ({tier}, {len(directory_ids)} directories) on {queue}")
             report = _follow(console, str(job_id), timeout_s, running)
+            _summary(console, report, t0)
+            console.print(f"console: http://127.0.0.1:{port}/console/jobs/{job_id}")
+            if serve:
+                _serve_until_interrupted(console, running)
+    finished = report["status"] in ("completed", "partial", "failed")
+    return 0 if finished else 1
+
+
+def _summary(console: Console, report: dict[str, Any], t0: float) -> None:
     console.print(results_table(report))
     c = report["counts"]
     console.print(
         f"{report['status']}: {c['submitted']} submitted, {c['failed']} failed, {c['needs_review']} need review, "
         f"{c['skipped']} skipped in {time.perf_counter() - t0:.1f} s"
     )
-    finished = report["status"] in ("completed", "partial", "failed")
-    return 0 if finished else 1
+    if c["needs_review"]:
+        console.print(f"{c['needs_review']} directories wait for a person: the console's review queue, or "
+                      "`directorybolt review list`")
+
+
+def _console_login(console: Console, port: int, running: list[Any]) -> None:
+    """Wait for the API (it serves the console), then print its URL and a one-time
+    staff login (the ``demo`` account, created or given a new password)."""
+    import httpx
+
+    from directorybolt.core.errors import ConflictError
+    from directorybolt.store import staff
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and all(p.poll() is None for p in running):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    try:
+        password = staff.create("demo")
+    except ConflictError:
+        password = staff.reset("demo")
+    console.print(f"staff console: http://127.0.0.1:{port}/console  (sign in as [bold]demo[/], one-time "
+                  f"password [bold]{password}[/])")
+
+
+def _serve_until_interrupted(console: Console, running: list[Any]) -> None:
+    console.print("serving the console, the sandbox and the worker until Ctrl-C")
+    try:
+        while all(p.poll() is None for p in running):
+            time.sleep(0.5)
+        console.print("[red]a process of the stack exited; stopping[/]")
+    except KeyboardInterrupt:
+        console.print("stopping…")
 
 
 def _follow(console: Console, job_id: str, timeout_s: float, running: list[Any]) -> dict[str, Any]:

@@ -89,11 +89,14 @@ def sweep() -> None:
 @click.option("--tier", default="pro", show_default=True)
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the job.")
 @click.option("--concurrency", default=2, show_default=True)
-def demo(tier: str, timeout: int, concurrency: int) -> None:
-    """The main job: stack + sandbox + one job through real Chromium, with a report."""
+@click.option("--serve", is_flag=True, help="Keep the console, sandbox and worker running until Ctrl-C.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The console's port.")
+def demo(tier: str, timeout: int, concurrency: int, serve: bool, port: int) -> None:
+    """The main job: stack + sandbox + one job through real Chromium, with a report
+    and the staff console (URL and a one-time login printed)."""
     from directorybolt.cli.demo import run_demo
 
-    raise SystemExit(run_demo(tier=tier, timeout_s=timeout, concurrency=concurrency))
+    raise SystemExit(run_demo(tier=tier, timeout_s=timeout, concurrency=concurrency, serve=serve, port=port))
 
 
 COMMANDS = [seed, enqueue, status, sweep, demo]

@@ -26,25 +26,27 @@ class TierSpec(BaseModel):
     turnaround: str
     pacing_multiplier: float
     pacing_floor_ms: int = 0
+    #: How long a needs_review item of this tier may wait for staff (the promise, in seconds).
+    review_turnaround_s: int = 86_400
 
 
 def _default_tiers() -> dict[str, TierSpec]:
     return {
         "enterprise": TierSpec(
             price_usd=799, directories=500, catalog_tiers=[1, 2, 3], priority=0,
-            turnaround="same day", pacing_multiplier=0.5, pacing_floor_ms=500,
+            turnaround="same day", pacing_multiplier=0.5, pacing_floor_ms=500, review_turnaround_s=8 * 3600,
         ),
         "pro": TierSpec(
             price_usd=499, directories=400, catalog_tiers=[1, 2, 3], priority=1,
-            turnaround="1-2 business days", pacing_multiplier=1.0,
+            turnaround="1-2 business days", pacing_multiplier=1.0, review_turnaround_s=2 * 86_400,
         ),
         "growth": TierSpec(
             price_usd=299, directories=250, catalog_tiers=[1, 2], priority=2,
-            turnaround="3-5 business days", pacing_multiplier=1.0,
+            turnaround="3-5 business days", pacing_multiplier=1.0, review_turnaround_s=5 * 86_400,
         ),
         "starter": TierSpec(
             price_usd=149, directories=100, catalog_tiers=[1], priority=3,
-            turnaround="5-7 business days", pacing_multiplier=1.5,
+            turnaround="5-7 business days", pacing_multiplier=1.5, review_turnaround_s=7 * 86_400,
         ),
     }
 
@@ -157,6 +159,15 @@ class Settings(BaseSettings):
     autoscale_up_depth: int = 50
     autoscale_down_depth: int = 10
     autoscale_cooldown_s: float = 60.0
+
+    # Review queue and staff console (docs/console.md).
+    #: A claimed review item goes back to open when its claim is this old (database clock).
+    review_lease_s: int = 1800
+    console_session_s: int = 12 * 3600
+    #: Sign-in attempts per client address (a moving window, shared through Redis).
+    console_signin_rate: str = "10/minute"
+    #: Secure cookies even over plain http (behind a TLS-terminating proxy that does not say so).
+    console_secure_cookies: bool = False
 
     # Read-through cache of business profiles and catalog entries (directorybolt.store.cache).
     cache_profile_ttl_s: int = 3600

@@ -35,6 +35,9 @@ def job_report(job_id: str | uuid.UUID) -> dict[str, Any]:
             "needs_review": job.needs_review, "skipped": job.skipped,
             "done": job.submitted + job.failed + job.needs_review + job.skipped,
         },
+        # Rows a person is finishing (the review queue): not failed, not done yet.
+        "waiting_for_staff": job.needs_review,
+        "stage": _stage(job),
         "requeue_count": job.requeue_count,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
@@ -44,7 +47,17 @@ def job_report(job_id: str | uuid.UUID) -> dict[str, Any]:
                 "directory": r.directory_id, "status": r.status, "attempts": r.attempts,
                 "error_category": r.error_category, "error_message": r.error_message,
                 "duration_ms": r.duration_ms, "screenshot": r.screenshot_path,
+                "waiting_for_staff": r.status == "needs_review",
             }
             for r in results
         ],
     }
+
+
+def _stage(job: Job) -> str:
+    """What the customer is told: ``waiting_for_staff`` while the automation is done and
+    people still finish some directories (the status stays the job's final one so far,
+    e.g. ``partial``); the job's status otherwise."""
+    if job.needs_review > 0 and job.status in ("partial", "failed"):
+        return "waiting_for_staff"
+    return job.status

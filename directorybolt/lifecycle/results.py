@@ -492,3 +492,79 @@ def skip_if_stopped(session: Session, job_id: uuid.UUID, directory_id: str, *, o
         return False
     return finish(session, job_id, directory_id, status="skipped", owner=owner, attempt=attempt, committed=False,
                   category="cancelled", message="the job was stopped before this form was sent") is not None
+
+
+# ---- a person finishes a needs_review row (directorybolt.lifecycle.reviews) ---------------
+
+_REVIEWED = text(
+    """
+    WITH r AS (
+        UPDATE job_results r SET status = p.s, updated_at = now(),
+            error_category = CASE p.s WHEN 'failed' THEN 'staff' WHEN 'pending' THEN NULL ELSE r.error_category END,
+            error_message = CASE p.s WHEN 'failed' THEN p.m WHEN 'pending' THEN NULL ELSE r.error_message END,
+            finished_at = CASE p.s WHEN 'pending' THEN NULL ELSE now() END,
+            attempts = CASE p.s WHEN 'pending' THEN 0 ELSE r.attempts END,
+            requeues = CASE p.s WHEN 'pending' THEN 0 ELSE r.requeues END,
+            committed_at = CASE p.s WHEN 'pending' THEN NULL ELSE r.committed_at END,
+            retry_at = NULL, worker_id = NULL, claimed_at = NULL
+        FROM (SELECT CAST(:to AS varchar) AS s, CAST(:message AS text) AS m) p
+        WHERE r.id = :rid AND r.status = 'needs_review'
+        RETURNING r.job_id, r.directory_id, r.attempts
+    )
+    INSERT INTO queue_history (job_id, directory_id, event, attempt, detail)
+    SELECT job_id, directory_id, :event, attempts, CAST(:detail AS jsonb) FROM r
+    RETURNING job_id
+    """
+)
+
+# After _LOCK_JOB (as _RECOUNT). A finished job whose last needs_review row a person
+# just resolved is finalised again by the one rule; ``old`` is the locked row as it was.
+_REVIEW_RECOUNT = text(
+    """
+    WITH old AS (SELECT status, needs_review FROM jobs WHERE id = :job_id), c AS (
+        SELECT count(*) FILTER (WHERE status = 'submitted') AS submitted,
+               count(*) FILTER (WHERE status = 'failed') AS failed,
+               count(*) FILTER (WHERE status = 'needs_review') AS needs_review,
+               count(*) FILTER (WHERE status = 'skipped') AS skipped,
+               count(*) FILTER (WHERE status IN ('pending', 'submitting')) AS open
+        FROM job_results WHERE job_id = :job_id
+    ), done AS (
+        SELECT old.status IN ('partial', 'failed', 'completed', 'cancelled') AND old.needs_review > 0
+               AND c.needs_review = 0 AND c.open = 0 AS last FROM old, c
+    )
+    UPDATE jobs j SET
+        submitted = c.submitted, failed = c.failed, needs_review = c.needs_review, skipped = c.skipped,
+        updated_at = now(), version = j.version + 1,
+        status = CASE WHEN done.last THEN {final} ELSE j.status END,
+        finished_at = CASE WHEN done.last THEN now() ELSE j.finished_at END
+    FROM c, done WHERE j.id = :job_id
+    RETURNING j.status, done.last AS finalized
+    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
+                                      "j.cancel_requested_at IS NOT NULL"))
+)
+
+
+def resolve_review(session: Session, result_id: int, *, to: str, staff: str,
+                   detail: dict[str, Any]) -> uuid.UUID | None:
+    """needs_review -> ``submitted`` | ``failed`` | ``pending`` (a retry: a fresh budget,
+    the form not sent), decided by ``staff``; written to ``queue_history`` with who.
+    Returns the row's job, None when the row is no longer ``needs_review``. The caller
+    then settles the job (:func:`settle_review`) or reopens it (a retry)."""
+    if to not in ("submitted", "failed", "pending"):
+        raise ValueError(f"a review cannot move a row to {to!r}")
+    event = "review_retried" if to == "pending" else f"review_{to}"
+    return session.scalar(_REVIEWED, {"rid": result_id, "to": to, "message": detail.get("reason"),
+                                      "event": event, "detail": json.dumps({"staff": staff, **detail})})
+
+
+def settle_review(session: Session, job_id: uuid.UUID, *, staff: str) -> str | None:
+    """Recount the job after a person resolved one of its rows; when that was the last
+    row waiting for a person on a finished job, the job gets its final status again
+    (a partial job whose rows were all submitted becomes completed). Returns that
+    status to the one caller that performed the transition."""
+    lock_job(session, job_id)
+    row = session.execute(_REVIEW_RECOUNT, {"job_id": job_id}).one_or_none()
+    if row is not None and row.finalized:
+        history.record(session, "job_completed", job_id=job_id, status=row.status, after="review", staff=staff)
+        return str(row.status)
+    return None

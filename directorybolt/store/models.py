@@ -190,6 +190,7 @@ class JobResult(Base):
         UniqueConstraint("job_id", "directory_id", name="uq_job_results_job_directory"),
         Index("ix_job_results_job_status", "job_id", "status"),
         Index("ix_job_results_open", "status", "id", postgresql_where=text("status IN ('pending', 'submitting')")),
+        Index("ix_job_results_needs_review", "id", postgresql_where=text("status = 'needs_review'")),
     )
 
 

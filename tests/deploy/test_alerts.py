@@ -32,6 +32,9 @@ EXPORTED = {
     "directorybolt_submission_errors_total": "counter",
     "directorybolt_workers": "gauge",
     "directorybolt_job_duration_seconds": "gauge",
+    "directorybolt_review_open": "gauge",
+    "directorybolt_review_oldest_seconds": "gauge",
+    "directorybolt_review_turnaround_seconds": "gauge",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 NAME = re.compile(r"\bdirectorybolt_[a-z0-9_]+")
@@ -87,6 +90,8 @@ def test_rules_cover_what_the_operators_asked_for():
     assert "> 0.10" in rules["DirectoryBoltSubmissionErrorRate"]["expr"]
     assert rules["DirectoryBoltWorkersDown"]["for"] == "5m" and rules["DirectoryBoltMetricsDown"]["for"] == "5m"
     assert "directorybolt_dlq_depth > 0" in rules["DirectoryBoltDeadLetters"]["expr"]
+    overdue = rules["DirectoryBoltEnterpriseReviewOverdue"]["expr"]
+    assert 'directorybolt_review_oldest_seconds{tier="enterprise"}' in overdue
 
 
 SCRAPE = 'job="directorybolt-api", instance="api:8000"'
@@ -163,6 +168,21 @@ def test_alerts_fire_on_synthetic_series(tmp_path):
             "alert_rule_test": [
                 _expect("DirectoryBoltDeadLetters", "2m", []),
                 _expect("DirectoryBoltDeadLetters", "6m", [{"severity": "warning", **scrape}]),
+            ],
+        },
+        {   # an enterprise review item passes its 8 h turnaround at 30 m (7.5 h old at 0 m);
+            # a starter item far older than 8 h is within its own 7-day promise
+            "interval": "1m",
+            "input_series": [
+                _series("directorybolt_review_oldest_seconds", 'tier="enterprise"', "27000+60x90"),
+                _series("directorybolt_review_turnaround_seconds", 'tier="enterprise"', "28800x90"),
+                _series("directorybolt_review_oldest_seconds", 'tier="starter"', "90000x90"),
+                _series("directorybolt_review_turnaround_seconds", 'tier="starter"', "604800x90"),
+            ],
+            "alert_rule_test": [
+                _expect("DirectoryBoltEnterpriseReviewOverdue", "20m", []),
+                _expect("DirectoryBoltEnterpriseReviewOverdue", "60m",
+                        [{"severity": "critical", "tier": "enterprise", **scrape}]),
             ],
         },
     ]

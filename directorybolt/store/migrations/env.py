@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from directorybolt.store import review_models  # noqa: F401 - its tables share Base.metadata
 from directorybolt.store.db import sqlalchemy_url
 from directorybolt.store.models import Base
 
