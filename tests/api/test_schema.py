@@ -89,16 +89,20 @@ def test_every_check_on_every_route(case, fuzz_server, staff_key):
 
 # Rules JSON Schema cannot state: a website must name a public host (no private,
 # loopback or metadata address, however encoded); a business name must keep some text
-# once markup is removed; a phone is checked after NFKC. Generated "valid" data may
-# break them, and 422 naming only these fields is then the right answer.
+# once markup is removed; a phone is checked after NFKC; a directory id must name an
+# active entry of the catalog. Generated "valid" data may break them, and 422 naming
+# only these fields is then the right answer.
 SEMANTIC_FIELDS = {"website", "logo_url", "social_facebook", "social_x", "social_instagram", "social_linkedin",
-                   "business_name", "phone"}
+                   "business_name", "phone", "directories"}
+UNKNOWN_DIRECTORIES = "unknown or inactive directories:"
 
 
 def _refused_fields(body: dict) -> set[str]:
     if body.get("details"):
         return {str(d.get("field", "")).rsplit(".", 1)[-1] for d in body["details"]}
     message = str(body.get("error", "")).removeprefix("invalid request: ")
+    if message.startswith(UNKNOWN_DIRECTORIES):
+        return {"directories"}
     return {part.split(":", 1)[0].strip().rsplit(".", 1)[-1] for part in message.split("; ")}
 
 
