@@ -13,6 +13,7 @@ from directorybolt.recovery import liveness
 from directorybolt.store import db
 from directorybolt.store.models import DeadLetter, QueueHistory
 from directorybolt.store.services import redis_client
+from tests.conftest import wait_until
 from tests.execution.conftest import enqueue, make_customer, sandbox_counts, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -60,14 +61,21 @@ def test_job_over_all_sandbox_directories(catalog, sandbox, start_worker):
         events = dict(s.execute(select(QueueHistory.event, func.count()).where(
             QueueHistory.job_id == report["id"]).group_by(QueueHistory.event)).all())
         retries = s.scalars(select(QueueHistory).where(QueueHistory.event == "retry_scheduled")).all()
-        dead = s.scalars(select(DeadLetter)).all()
     assert events["job_started"] == 1 and events["job_completed"] == 1
     assert {r.directory_id for r in retries} == {"broken", "transient", "ratelimited"}
     assert all(r.attempt and r.delay_s and r.delay_s > 0 for r in retries)
-    assert [d.directory_id for d in dead] == ["broken"]
+    # The task's on_failure writes the dead letter just after the failed row is recorded
+    # (and the job finalised), in its own transaction: wait for it, boundedly.
+    dead = wait_until(lambda: _dead_letters() or None, timeout=10, what="the dead letter for 'broken'")
+    assert dead == ["broken"]
     notes = redis_client().zrange(liveness.RESERVED_KEY.format(host=socket.gethostname()), 0, -1)
     noted = {n.decode().split("|", 2)[2] for n in notes if f"|{job_id}|".encode() in n}
     assert noted == set(EXPECTED), "the worker notes each submission it takes, for the stale sweep"
+
+
+def _dead_letters() -> list[str | None]:
+    with db.session() as s:
+        return list(s.scalars(select(DeadLetter.directory_id)).all())
 
 
 def test_duplicate_delivery_submits_once_and_finalises_once(catalog, sandbox, start_worker):
