@@ -16,8 +16,8 @@ from directorybolt.core.errors import BrowserUnavailable
 from directorybolt.core.queues import SUBMIT_DIRECTORY
 from directorybolt.core.retries import WORKER_PUBLISH_RETRY
 from directorybolt.core.settings import get_settings
-from directorybolt.execution.browser.pool import close_pool
 from directorybolt.execution.browser import preflight
+from directorybolt.execution.browser.pool import close_pool
 from directorybolt.ops.sentry import init_sentry
 from directorybolt.queueing import breaker
 from directorybolt.queueing.celery_app import app
