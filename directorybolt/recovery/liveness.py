@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psutil
 from sqlalchemy import delete, text, update
@@ -301,6 +302,25 @@ _WORKERS = text(
     FROM worker_heartbeats
     """
 )
+
+
+_LIVE_BY_STATE = text(
+    """
+    SELECT role, state, count(*) AS n FROM worker_heartbeats
+    WHERE last_heartbeat > now() - make_interval(secs => :stale)
+    GROUP BY role, state
+    """
+)
+
+
+def live_by_state(session: Any) -> dict[tuple[str, str], int]:
+    """Live worker processes (beat within ``stale_after_s``) by (role, state), every
+    combination present (zero when none): health, metrics and ``directorybolt status``
+    show degraded workers from this one reading."""
+    counts = {(role, state): 0 for role in ROLES for state in STATES}
+    for r in session.execute(_LIVE_BY_STATE, {"stale": get_settings().stale_after_s}):
+        counts[(r.role, r.state)] = counts.get((r.role, r.state), 0) + int(r.n)
+    return counts
 
 
 def judge_workers() -> set[str]:

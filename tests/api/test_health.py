@@ -20,7 +20,8 @@ from directorybolt.store.models import Job, JobResult, WorkerHeartbeat
 from tests.api.conftest import METRICS_AUTH, Keys, free_port
 from tests.api.test_jobs import DIRECTORIES
 
-HEALTH_FIELDS = {"status", "workers", "queue_depth", "dlq_depth", "db_connected", "redis_connected"}
+HEALTH_FIELDS = {"status", "workers", "worker_states", "queue_depth", "dlq_depth", "db_connected",
+                 "redis_connected"}
 
 
 def _timed_get(url: str) -> tuple[float, object]:
@@ -145,7 +146,8 @@ def test_metrics_names_and_values(start_api, keys, customer_id):
     assert m[("directorybolt_submissions_total", (("outcome", "submitted"),))] == 1
     assert m[("directorybolt_submission_errors_total", (("category", "captcha"),))] == 1
     assert m[("directorybolt_dlq_depth", ())] == 1
-    assert m[("directorybolt_workers", ())] == 1
+    assert m[("directorybolt_workers", (("role", "submissions"), ("state", "ok")))] == 1
+    assert m[("directorybolt_workers", (("role", "submissions"), ("state", "degraded")))] == 0
     assert m[("directorybolt_job_duration_seconds", (("quantile", "0.5"),))] == pytest.approx(40, abs=1)
     for queue in all_queues():
         assert ("directorybolt_queue_depth", (("queue", queue),)) in m
