@@ -95,7 +95,6 @@ class Supervisor:
         self._thread = threading.Thread(target=self._run, name="directorybolt-breaker", daemon=True)
 
     def start(self) -> Supervisor:
-        redis_client().delete(_key(os.getpid()))  # a reused pid starts with a clean count
         self._thread.start()
         return self
 
@@ -103,6 +102,10 @@ class Supervisor:
         self._stop.set()
 
     def _run(self) -> None:
+        try:
+            redis_client().delete(_key(os.getpid()))  # a reused pid starts with a clean count
+        except Exception as exc:
+            log.warning("could not reset the browser failure count: %s", exc)
         while not self._stop.is_set():
             try:
                 self.tick()

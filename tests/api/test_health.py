@@ -47,6 +47,21 @@ def test_health_ok_with_every_field(api, clean):
     assert elapsed < 2
 
 
+def test_health_shows_degraded_workers(api, clean):
+    """Workers whose circuit breaker is open are counted apart; when no submission
+    worker is ok the cluster is degraded (submissions wait), still 200."""
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id="h:1:a", hostname="h", pid=1, state="degraded"))
+        s.add(WorkerHeartbeat(worker_id="h:2:a", hostname="h", pid=2, role="maintenance"))
+    body = _timed_get(f"{api.url}/api/health")[1].json()
+    assert body["worker_states"] == {"ok": 0, "degraded": 1} and body["workers"] == 2
+    assert body["status"] == "degraded"
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id="h:3:a", hostname="h", pid=3))
+    body = _timed_get(f"{api.url}/api/health")[1].json()
+    assert body["worker_states"] == {"ok": 1, "degraded": 1} and body["status"] == "ok"
+
+
 def test_health_without_live_workers_is_degraded_but_200(api, clean):
     r = _timed_get(f"{api.url}/api/health")[1]
     assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["workers"] == 0
