@@ -35,9 +35,14 @@ def _patient_publishing(**_: Any) -> None:
 
 
 def consumed_queues() -> list[str]:
-    """The queues this worker was told to consume (``-Q``; every queue without it).
-    Set in the main process before the pool forks, so pool processes see it too."""
+    """The queues this worker was told to consume (``-Q``; every queue without it). Read
+    at start-up: the breaker's ``cancel_consumer`` later removes submission queues."""
     return [str(name) for name in app.amqp.queues.consume_from]
+
+
+#: Whether this worker serves submissions, fixed at start-up in the main process (before
+#: the pool forks, so every pool process, also one started while the breaker is open, knows).
+_serves_submissions = False
 
 
 @signals.worker_init.connect
@@ -46,7 +51,9 @@ def _browser_preflight(**_: Any) -> None:
     its browser once, and stops (exit 2, one line: the path tried and how to get a
     browser) when it cannot, so a bad deploy leaves the queues untouched. A worker that
     serves only ``maintenance`` needs no browser."""
-    if preflight.passed() or not breaker.submission_queues_of(consumed_queues()):
+    global _serves_submissions
+    _serves_submissions = bool(breaker.submission_queues_of(consumed_queues()))
+    if preflight.passed() or not _serves_submissions:
         return
     s = get_settings()
     try:
@@ -79,7 +86,7 @@ def _drain(**_: Any) -> None:
 def _after_fork(**_: Any) -> None:
     """Each pool child beats for itself (the modules that own sockets forget the
     parent's at fork on their own)."""
-    liveness.set_role("submissions" if breaker.submission_queues_of(consumed_queues()) else "maintenance")
+    liveness.set_role("submissions" if _serves_submissions else "maintenance")
     liveness.current()
 
 

@@ -11,14 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from directorybolt.cli import seed
 from directorybolt.core.errors import BrowserUnavailable
 from directorybolt.core.queues import MAINTENANCE_QUEUE, all_queues
 from directorybolt.execution.browser.preflight import INSTALL_HINT, launch_check
 from directorybolt.queueing.redis_layout import queue_depths
+from directorybolt.store import db
+from directorybolt.store.models import WorkerHeartbeat
 from directorybolt.store.services import redis_client
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.execution.conftest import enqueue, make_customer
 
 pytestmark = [pytest.mark.slow]
@@ -92,6 +95,13 @@ def test_maintenance_only_worker_needs_no_browser(clean, settings_env, start_wor
     w = start_worker(queues=[MAINTENANCE_QUEUE], concurrency=1)  # waits for " ready."
     assert w.proc.poll() is None
     assert "cannot launch the browser" not in w.log.read_text()
+    children = wait_until(w.children, 10, what="the pool process")
+
+    def roles() -> set[str]:
+        with db.session() as s:
+            return set(s.scalars(select(WorkerHeartbeat.role).where(WorkerHeartbeat.pid.in_(children))))
+
+    assert wait_until(roles, 30, what="the pool process's heartbeat") == {"maintenance"}
 
 
 def test_missing_playwright_download_names_the_path_it_looked_for():
