@@ -9,7 +9,7 @@ from directorybolt.core.queues import PROCESS_JOB, SUBMIT_DIRECTORY
 from directorybolt.core.retries import NEVER_RETRY, SERVICE_ERRORS, RetryPolicy
 from directorybolt.execution import submission
 from directorybolt.lifecycle import jobs
-from directorybolt.queueing import dispatch
+from directorybolt.queueing import breaker, dispatch
 from directorybolt.queueing.celery_app import app
 from directorybolt.recovery import liveness
 from directorybolt.store.db import session
@@ -37,6 +37,8 @@ def submit_directory(self: Any, job_id: str, directory_id: str, *, tier_queue: s
     try:
         outcome = submission.submit(job_id, directory_id, liveness.current())
     except submission.RetryLater as later:
+        if later.worker_fault:  # our browser: the breaker counts it, the row went back uncounted
+            breaker.browser_failed()
         if self.request.retries >= MAX_REDELIVERIES:
             return _left_to_the_sweep(job_id, directory_id, later)
         raise self.retry(countdown=later.delay_s, exc=later.cause, max_retries=None) from None
@@ -46,6 +48,8 @@ def submit_directory(self: Any, job_id: str, directory_id: str, *, tier_queue: s
         if self.request.retries >= min(policy.max_retries + 2, MAX_REDELIVERIES):
             return _left_to_the_sweep(job_id, directory_id, exc)
         raise self.retry(countdown=policy.delay(retries_done=self.request.retries), exc=exc, max_retries=None) from None
+    if outcome.status not in ("duplicate", "fenced_out"):
+        breaker.browser_worked()
     return {"status": outcome.status, "category": outcome.category, "job_status": outcome.final_status}
 
 

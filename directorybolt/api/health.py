@@ -26,6 +26,7 @@ from directorybolt.api.errors import LIMIT_ERRORS
 from directorybolt.core.queues import all_queues
 from directorybolt.core.settings import get_settings
 from directorybolt.queueing import redis_layout
+from directorybolt.recovery import liveness
 from directorybolt.store import db
 
 T = TypeVar("T")
@@ -57,12 +58,14 @@ def probe_redis_client() -> Any:
     return redis.Redis.from_url(redis_url(), socket_timeout=t, socket_connect_timeout=t)
 
 
-def database_figures() -> dict[str, int]:
+def database_figures() -> dict[str, Any]:
     s = get_settings()
     with db.session() as session:
         session.execute(text(f"SET LOCAL statement_timeout = {int(s.health_timeout_s * 1000)}"))
         row = session.execute(_FIGURES_SQL, {"stale_s": s.stale_after_s}).one()
-    return {"workers": int(row.workers), "dlq_depth": int(row.dlq_depth)}
+        by_state = liveness.live_by_state(session)
+    states = {state: n for (role, state), n in by_state.items() if role == "submissions"}
+    return {"workers": int(row.workers), "dlq_depth": int(row.dlq_depth), "worker_states": states}
 
 
 class SingleFlight(Generic[T]):
@@ -97,6 +100,9 @@ class Probes:
 class Health(BaseModel):
     status: str
     workers: int | None
+    #: Live worker processes serving submissions, by state: ``degraded`` ones do not take
+    #: submissions (their browser does not launch; the circuit breaker, docs/runbook.md).
+    worker_states: dict[str, int]
     queue_depth: dict[str, int]
     dlq_depth: int | None
     db_connected: bool
@@ -114,7 +120,8 @@ async def _attempt(probe: SingleFlight[T], timeout_s: float) -> T | None:
             responses={503: {"model": Health, "description": "PostgreSQL or Redis does not answer"}, **LIMIT_ERRORS})
 async def health(request: Request) -> JSONResponse:
     """Liveness of the backing services, live workers (heartbeat within
-    ``stale_after_s``), queue depths and open dead letters."""
+    ``stale_after_s``) and how many of those serving submissions are ``ok`` or
+    ``degraded``, queue depths and open dead letters."""
     probes: Probes = request.app.state.probes
     timeout = get_settings().health_timeout_s
     figures, depths = await asyncio.gather(_attempt(probes.database, timeout), _attempt(probes.redis, timeout))
@@ -123,11 +130,14 @@ async def health(request: Request) -> JSONResponse:
         status = "unavailable"
     elif figures and figures["workers"] == 0:
         status = "degraded"  # jobs are accepted and wait in the queues; nobody works them
+    elif figures and figures["worker_states"]["degraded"] and not figures["worker_states"]["ok"]:
+        status = "degraded"  # every submission worker's browser is down: submissions wait
     else:
         status = "ok"
     body = Health(
         status=status,
         workers=figures["workers"] if figures else None,
+        worker_states=figures["worker_states"] if figures else {},
         queue_depth=depths or {},
         dlq_depth=figures["dlq_depth"] if figures else None,
         db_connected=db_ok,

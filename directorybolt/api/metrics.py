@@ -53,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from directorybolt.api.auth import CHALLENGE, presented_key
 from directorybolt.api.errors import LIMIT_ERRORS, ApiError, ErrorBody
 from directorybolt.core.settings import get_settings
+from directorybolt.recovery import liveness
 from directorybolt.store import apikeys, db
 from directorybolt.store.models import JOB_STATUSES, JOB_TERMINAL, RESULT_STATUSES
 
@@ -88,8 +89,6 @@ _REVIEW_SQL = text(
 _SCALARS_SQL = text(
     """
     SELECT (SELECT count(*) FROM dead_letters WHERE state = 'open') AS dlq_depth,
-           (SELECT count(*) FROM worker_heartbeats
-             WHERE last_heartbeat > now() - make_interval(secs => :stale_s)) AS workers,
            (SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (
                    ORDER BY extract(epoch FROM finished_at - started_at))
               FROM jobs
@@ -208,8 +207,9 @@ class SystemOfRecordCollector(Collector):
             session.execute(text(f"SET LOCAL statement_timeout = {int(s.api_metrics_timeout_s * 1000)}"))
             job_rows = session.execute(_JOBS_SQL).all()
             result_rows = session.execute(_RESULTS_SQL).all()
-            scalars = session.execute(_SCALARS_SQL, {"stale_s": s.stale_after_s}).one()
+            scalars = session.execute(_SCALARS_SQL).one()
             review_rows = {r.tier: r for r in session.execute(_REVIEW_SQL).all()}
+            worker_states = liveness.live_by_state(session)
 
         by_status = {r.status: r for r in job_rows}
         jobs = GaugeMetricFamily("directorybolt_jobs", "Jobs by current status.", labels=["status"])
@@ -243,8 +243,13 @@ class SystemOfRecordCollector(Collector):
 
         yield from _review_families(review_rows)
         yield GaugeMetricFamily("directorybolt_dlq_depth", "Open dead-letter entries.", value=scalars.dlq_depth)
-        yield GaugeMetricFamily("directorybolt_workers", "Workers with a heartbeat within stale_after_s.",
-                                value=scalars.workers)
+        workers = GaugeMetricFamily(
+            "directorybolt_workers",
+            "Worker processes with a heartbeat within stale_after_s, by role (submissions, maintenance) and "
+            "state (degraded: the circuit breaker keeps it from taking submissions).", labels=["role", "state"])
+        for (role, state), n in sorted(worker_states.items()):
+            workers.add_metric([role, state], n)
+        yield workers
         durations = GaugeMetricFamily(
             "directorybolt_job_duration_seconds",
             "Job run time (finished_at - started_at) of jobs finished in the last hour; NaN when none.",

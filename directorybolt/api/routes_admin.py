@@ -70,6 +70,10 @@ class WorkerView(BaseModel):
     started_at: datetime
     last_heartbeat: datetime
     alive: bool
+    #: ``submissions`` or ``maintenance``; ``degraded`` while its circuit breaker keeps it
+    #: from taking submissions (its browser does not launch).
+    role: str
+    state: str
 
 
 @router.get("/dlq", response_model=DeadLetterList)
@@ -130,6 +134,6 @@ def workers() -> list[WorkerView]:
     return [
         WorkerView(worker_id=r.worker_id, hostname=r.hostname, pid=r.pid, current_job_id=r.current_job_id,
                    current_directory_id=r.current_directory_id, started_at=r.started_at,
-                   last_heartbeat=r.last_heartbeat, alive=r.last_heartbeat > cutoff)
+                   last_heartbeat=r.last_heartbeat, alive=r.last_heartbeat > cutoff, role=r.role, state=r.state)
         for r in rows
     ]

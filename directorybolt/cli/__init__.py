@@ -37,9 +37,9 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from directorybolt.cli import api, catalog, dlq, jobs, plan, reviews, stack
+    from directorybolt.cli import api, catalog, dlq, doctor, jobs, plan, reviews, stack
 
-    for module in (stack, jobs, dlq, reviews, catalog, plan, api):
+    for module in (stack, jobs, dlq, reviews, catalog, plan, api, doctor):
         for command in module.COMMANDS:
             main.add_command(command)
 

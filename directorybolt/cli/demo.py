@@ -43,12 +43,13 @@ def results_table(report: dict[str, Any]) -> Table:
 def run_demo(*, tier: str = "pro", timeout_s: float = 300, concurrency: int = 2, serve: bool = False,
              port: int = 8000) -> int:
     from directorybolt.cli import seed
-    from directorybolt.cli.stack import children, migrate_head, self_command
+    from directorybolt.cli.stack import children, migrate_head, require_browser, self_command
     from directorybolt.core.settings import get_settings, reload_settings
     from directorybolt.queueing import intake
     from directorybolt.sandbox import SandboxServer
     from directorybolt.store.services import ensure_services
 
+    require_browser("demo")  # before anything starts: a newcomer without Chromium learns it in seconds
     console = Console(width=None if Console().is_terminal else 200)
     os.environ.update(DEMO_ENV)
     reload_settings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -45,14 +46,62 @@ def enqueue(customer_id: str, tier: str, fast_track: bool, directories: str | No
     click.echo(str(accepted.job_id))
 
 
+def cluster_report() -> dict[str, Any]:
+    """Live workers (each with its role and state: ``degraded`` while its circuit breaker
+    keeps it from taking submissions) and queue depths."""
+    from sqlalchemy import func, select
+
+    from directorybolt.core.queues import all_queues
+    from directorybolt.core.settings import get_settings
+    from directorybolt.queueing.redis_layout import queue_depths
+    from directorybolt.recovery import liveness
+    from directorybolt.store import db
+    from directorybolt.store.models import WorkerHeartbeat
+    from directorybolt.store.services import redis_client
+
+    stale = get_settings().stale_after_s
+    with db.session() as s:
+        by_state = liveness.live_by_state(s)
+        now = s.scalar(select(func.now()))  # beat ages on the database's clock, as liveness judges them
+        rows = list(s.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.worker_id)))
+    workers = [{"worker_id": r.worker_id, "role": r.role, "state": r.state,
+                "beat_age_s": round((now - r.last_heartbeat).total_seconds(), 1),
+                "directory": r.current_directory_id}
+               for r in rows if (now - r.last_heartbeat).total_seconds() <= stale]
+    return {
+        "workers": workers,
+        "submission_workers": {state: n for (role, state), n in by_state.items() if role == "submissions"},
+        "maintenance_workers": sum(n for (role, _), n in by_state.items() if role == "maintenance"),
+        "queue_depth": queue_depths(redis_client(), all_queues()),
+    }
+
+
+def _print_cluster(report: dict[str, Any]) -> None:
+    sub = report["submission_workers"]
+    click.echo(f"workers: {sub.get('ok', 0)} ok, {sub.get('degraded', 0)} degraded (submissions); "
+               f"{report['maintenance_workers']} maintenance")
+    for w in report["workers"]:
+        note = "  (not taking submissions: its browser does not launch)" if w["state"] == "degraded" else ""
+        click.echo(f"  {w['worker_id']}  {w['role']}  {w['state']}  beat {w['beat_age_s']} s ago{note}")
+    click.echo("queues: " + ", ".join(f"{q} {n}" for q, n in report["queue_depth"].items()))
+
+
 @click.command()
-@click.argument("job_id")
+@click.argument("job_id", required=False)
 @click.option("--json", "as_json", is_flag=True)
-def status(job_id: str, as_json: bool) -> None:
-    """Show a job's counters and per-directory results."""
+def status(job_id: str | None, as_json: bool) -> None:
+    """Show a job's counters and per-directory results; without JOB_ID, the workers
+    (ok or degraded) and the queues."""
     from directorybolt.lifecycle.reports import job_report
 
     services()
+    if job_id is None:
+        cluster = cluster_report()
+        if as_json:
+            click.echo(json.dumps(cluster, indent=2))
+        else:
+            _print_cluster(cluster)
+        return
     report = job_report(job_id)
     if as_json:
         click.echo(json.dumps(report, indent=2))

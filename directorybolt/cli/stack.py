@@ -29,6 +29,24 @@ def services() -> None:
     redis_client().ping()
 
 
+def require_browser(command: str, queues: list[str] | None = None) -> None:
+    """Launch and close the browser once before anything consumes a submission queue;
+    when it cannot, one line (the path tried, how to get a browser) and exit status 2.
+    Skipped when ``queues`` holds no submission queue (a maintenance-only worker)."""
+    from directorybolt.core.errors import BrowserUnavailable
+    from directorybolt.core.queues import SUBMISSION_QUEUE_PREFIX
+    from directorybolt.execution.browser.preflight import launch_check, one_line
+
+    if queues is not None and not any(q.startswith(SUBMISSION_QUEUE_PREFIX) for q in queues):
+        return
+    s = get_settings()
+    try:
+        launch_check(s.resolved_chromium(), s.browser_launch_timeout_s)
+    except BrowserUnavailable as exc:
+        click.echo(one_line(command, exc), err=True)
+        raise SystemExit(2) from None
+
+
 def migrate_head() -> None:
     from directorybolt.store import migrations
     from directorybolt.store.services import database_url
@@ -82,8 +100,10 @@ def worker(tiers: str, maintenance: bool, concurrency: int, autoscale: str | Non
     """Run a Celery worker consuming the chosen tier queues in priority order."""
     from directorybolt.queueing.celery_app import app
 
+    queues = worker_queues(tiers, maintenance)
+    require_browser("worker", queues)
     services()
-    app.worker_main(worker_argv(worker_queues(tiers, maintenance), concurrency, autoscale, name))
+    app.worker_main(worker_argv(queues, concurrency, autoscale, name))
 
 
 @click.command()
@@ -131,6 +151,7 @@ def self_command(*args: str) -> list[str]:
 @click.option("-c", "--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
 def up(concurrency: int) -> None:
     """Migrate, then run a worker and beat in the foreground; Ctrl-C stops them all."""
+    require_browser("up")
     migrate_head()
     click.echo("stack up: worker + beat (Ctrl-C to stop)")
     with children([self_command("worker", "-c", str(concurrency)), self_command("beat")]) as procs:

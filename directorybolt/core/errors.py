@@ -54,6 +54,18 @@ class BrowserCrashed(TransientError):
     category = "browser_crash"
 
 
+class BrowserUnavailable(BrowserCrashed):
+    """The browser did not launch: a fault of this worker, never of the directory, so the
+    submission goes back to ``pending`` uncounted and the worker's breaker counts it."""
+
+    category = "browser_unavailable"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot launch the browser at {path} ({reason})")
+        self.path = path
+        self.reason = reason
+
+
 class NavigationTimeout(TransientError):
     category = "timeout"
 

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     navigation_timeout_ms: int = 15_000
     step_timeout_ms: int = 5_000
     prepared_contexts: int = 1
+    #: Deadline of one browser launch (preflight, probe, pool): a wedged Chromium must not hang a worker.
+    browser_launch_timeout_s: float = 20.0
+    #: Consecutive launch or crash failures on one worker after which it stops taking submissions
+    #: (the circuit breaker, directorybolt.queueing.breaker): a broken browser must not eat the queue.
+    browser_breaker_threshold: int = 3
+    #: While its breaker is open the worker tries a launch this often and resumes when one succeeds.
+    browser_probe_interval_s: float = 15.0
 
     # Tiers and pacing.
     tiers: dict[str, TierSpec] = Field(default_factory=_default_tiers)
@@ -123,6 +130,11 @@ class Settings(BaseSettings):
     dead_letter_retention_days: int = 30
     screenshot_retention_days: int = 90
     heartbeat_prune_after_s: float = 3600.0
+
+    # `directorybolt doctor`: every check gives up after this long; a larger clock skew
+    # between a host and PostgreSQL fails (liveness and retry times are judged on the database's clock).
+    doctor_check_timeout_s: float = 10.0
+    max_clock_skew_s: float = 2.0
 
     # API.
     api_rate_per_ip: str = "100/minute"

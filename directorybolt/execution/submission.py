@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import OperationalError
 
-from directorybolt.core.errors import DirectoryBoltError, NeedsReview, PermanentError, PlanError
+from directorybolt.core.errors import BrowserCrashed, DirectoryBoltError, NeedsReview, PermanentError, PlanError
 from directorybolt.core.plans import Plan
 from directorybolt.core.profiles import BusinessProfile
 from directorybolt.core.retries import RetryPolicy
@@ -65,13 +65,17 @@ class Worker(Protocol):
 
 class RetryLater(Exception):
     """Try the row again in ``delay_s`` seconds. ``counted`` is False when the attempt
-    was not spent (pacing, an early retry, a warm shutdown)."""
+    was not spent (pacing, an early retry, a warm shutdown, a fault of this worker).
+    ``worker_fault`` says the fault was this worker's own (its browser): the task layer
+    tells the circuit breaker and hands the row to whichever worker takes it next."""
 
-    def __init__(self, delay_s: float, cause: BaseException | None, *, counted: bool = True) -> None:
+    def __init__(self, delay_s: float, cause: BaseException | None, *, counted: bool = True,
+                 worker_fault: bool = False) -> None:
         super().__init__(f"retry in {delay_s:.1f}s: {cause}")
         self.delay_s = delay_s
         self.cause = cause
         self.counted = counted
+        self.worker_fault = worker_fault
 
 
 class Redelivered(PermanentError):
@@ -264,6 +268,10 @@ def _failed(ctx: _Context, exc: Exception, policy: RetryPolicy, retries_done: in
         raise exc
     if isinstance(exc, PermanentError):
         return _finish(ctx, "failed", category=exc.category, message=str(exc), screenshot=shot)
+    if isinstance(exc, BrowserCrashed) and not ctx.committed:
+        # Our browser, not the directory: back to pending uncounted, at once, for any worker.
+        _release(ctx, 0.0, exc, refund=True, event="claim_released_worker_fault")
+        raise RetryLater(0.0, exc, counted=False, worker_fault=True) from exc
     if ctx.committed:
         # The form may have reached the directory: a person checks before anything is re-sent.
         category = "ambiguous" if isinstance(exc, DirectoryBoltError) else "interrupted"

@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psutil
 from sqlalchemy import delete, text, update
@@ -43,6 +44,11 @@ RESERVED_KEY = "dbolt:reserved:{host}"
 #: At most this many reservation notes are kept per host.
 RESERVED_KEEP = 10_000
 DRAINING_KEY = "dbolt:draining:{host}:{pid}"
+#: Set by a worker's main process while its circuit breaker is open (directorybolt.queueing.breaker).
+DEGRADED_KEY = "dbolt:degraded:{host}:{pid}"
+#: What a process serves: ``submissions`` (needs a browser) or ``maintenance`` (Beat's tasks only).
+ROLES = ("submissions", "maintenance")
+STATES = ("ok", "degraded")
 #: How long a child trusts its last look at the draining flag.
 DRAIN_CHECK_S = 0.5
 
@@ -71,12 +77,49 @@ def begin_drain() -> None:
                        ex=int(get_settings().task_time_limit_s * 2))
 
 
+_role = "submissions"
+
+
+def set_role(role: str) -> None:
+    """What this process serves, written with its beats (set by the queueing layer, which
+    knows the queues, before the first beat)."""
+    global _role
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}")
+    _role = role
+
+
+def mark_node(state: str, children: list[int]) -> None:
+    """Called by a worker's main process when its breaker opens or closes: the pool's
+    processes say so in their beats from now on (they read the flag), and their rows say
+    so at once (health and metrics need not wait for the next beat)."""
+    if state not in STATES:
+        raise ValueError(f"unknown worker state {state!r}")
+    key = DEGRADED_KEY.format(host=socket.gethostname(), pid=os.getpid())
+    if state == "degraded":
+        redis_client().set(key, "1", ex=int(get_settings().stale_after_s * 10))
+    else:
+        redis_client().delete(key)
+    with db.session() as s:
+        s.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.hostname == socket.gethostname(),
+                                                WorkerHeartbeat.pid.in_([os.getpid(), *children]))
+                  .values(state=state))
+
+
+def refresh_degraded() -> None:
+    """Keep the degraded flag of this main process alive while its breaker stays open."""
+    redis_client().set(DEGRADED_KEY.format(host=socket.gethostname(), pid=os.getpid()), "1",
+                       ex=int(get_settings().stale_after_s * 10))
+
+
 class Heartbeat:
     """Beats every ``interval`` seconds until the process exits (daemon thread)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.worker_id = worker_id()
+        self.role = _role
+        self.state = "ok"
         self.job_id: uuid.UUID | None = None
         self.directory_id: str | None = None
         self._draining = False
@@ -116,8 +159,22 @@ class Heartbeat:
                 log.warning("heartbeat failed: %s", exc)
             self._stop.wait(self.interval)
 
+    def _node_state(self) -> str:
+        """``degraded`` while the breaker of this process's worker is open (the flag its
+        main process sets); the last known state when Redis does not answer."""
+        if self.role != "submissions":
+            return "ok"
+        host = socket.gethostname()
+        keys = [DEGRADED_KEY.format(host=host, pid=pid) for pid in (os.getpid(), os.getppid())]
+        try:
+            self.state = "degraded" if any(redis_client().mget(keys)) else "ok"
+        except Exception as exc:
+            log.warning("could not read the degraded flag: %s", exc)
+        return self.state
+
     def beat(self) -> None:
         job_id = self.job_id
+        state = self._node_state()
         with db.session() as s:
             stmt = pg_insert(WorkerHeartbeat).values(
                 worker_id=self.worker_id,
@@ -125,6 +182,8 @@ class Heartbeat:
                 pid=os.getpid(),
                 current_job_id=job_id,
                 current_directory_id=self.directory_id,
+                role=self.role,
+                state=state,
             )
             s.execute(
                 stmt.on_conflict_do_update(
@@ -134,6 +193,8 @@ class Heartbeat:
                         "suspected_at": None,
                         "current_job_id": stmt.excluded.current_job_id,
                         "current_directory_id": stmt.excluded.current_directory_id,
+                        "role": stmt.excluded.role,
+                        "state": stmt.excluded.state,
                     },
                 )
             )
@@ -241,6 +302,25 @@ _WORKERS = text(
     FROM worker_heartbeats
     """
 )
+
+
+_LIVE_BY_STATE = text(
+    """
+    SELECT role, state, count(*) AS n FROM worker_heartbeats
+    WHERE last_heartbeat > now() - make_interval(secs => :stale)
+    GROUP BY role, state
+    """
+)
+
+
+def live_by_state(session: Any) -> dict[tuple[str, str], int]:
+    """Live worker processes (beat within ``stale_after_s``) by (role, state), every
+    combination present (zero when none): health, metrics and ``directorybolt status``
+    show degraded workers from this one reading."""
+    counts = {(role, state): 0 for role in ROLES for state in STATES}
+    for r in session.execute(_LIVE_BY_STATE, {"stale": get_settings().stale_after_s}):
+        counts[(r.role, r.state)] = counts.get((r.role, r.state), 0) + int(r.n)
+    return counts
 
 
 def judge_workers() -> set[str]:

@@ -207,6 +207,10 @@ class WorkerHeartbeat(Base):
     #: Set by the sweep that first saw the beat lapse; a later sweep confirms the death
     #: only if no beat came in between (a database outage alone kills nobody).
     suspected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: ``submissions`` (needs a browser) or ``maintenance``; and ``ok``, or ``degraded`` while
+    #: its worker's circuit breaker keeps it from taking submissions (its browser does not launch).
+    role: Mapped[str] = mapped_column(String(20), nullable=False, server_default="submissions")
+    state: Mapped[str] = mapped_column(String(20), nullable=False, server_default="ok")
 
     __table_args__ = (Index("ix_worker_heartbeats_last", "last_heartbeat"),)
 

@@ -90,10 +90,12 @@ def test_workers(api, keys, clean):
     from datetime import UTC, datetime, timedelta
 
     with db.session() as s:
-        s.add(WorkerHeartbeat(worker_id="live@h:1", hostname="h", pid=1))
+        s.add(WorkerHeartbeat(worker_id="live@h:1", hostname="h", pid=1, state="degraded"))
         s.add(WorkerHeartbeat(worker_id="gone@h:2", hostname="h", pid=2,
                               last_heartbeat=datetime.now(UTC) - timedelta(hours=2)))
     with api.client() as c:
         r = c.get("/api/admin/workers", headers=Keys.bearer(keys.staff))
     assert r.status_code == 200
     assert {w["worker_id"]: w["alive"] for w in r.json()} == {"gone@h:2": False, "live@h:1": True}
+    assert {w["worker_id"]: (w["role"], w["state"]) for w in r.json()} == {
+        "gone@h:2": ("submissions", "ok"), "live@h:1": ("submissions", "degraded")}

@@ -20,7 +20,8 @@ from directorybolt.store.models import Job, JobResult, WorkerHeartbeat
 from tests.api.conftest import METRICS_AUTH, Keys, free_port
 from tests.api.test_jobs import DIRECTORIES
 
-HEALTH_FIELDS = {"status", "workers", "queue_depth", "dlq_depth", "db_connected", "redis_connected"}
+HEALTH_FIELDS = {"status", "workers", "worker_states", "queue_depth", "dlq_depth", "db_connected",
+                 "redis_connected"}
 
 
 def _timed_get(url: str) -> tuple[float, object]:
@@ -44,6 +45,21 @@ def test_health_ok_with_every_field(api, clean):
     assert body["workers"] == 1  # the stale one does not count
     assert set(body["queue_depth"]) == set(all_queues()) and body["dlq_depth"] == 0
     assert elapsed < 2
+
+
+def test_health_shows_degraded_workers(api, clean):
+    """Workers whose circuit breaker is open are counted apart; when no submission
+    worker is ok the cluster is degraded (submissions wait), still 200."""
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id="h:1:a", hostname="h", pid=1, state="degraded"))
+        s.add(WorkerHeartbeat(worker_id="h:2:a", hostname="h", pid=2, role="maintenance"))
+    body = _timed_get(f"{api.url}/api/health")[1].json()
+    assert body["worker_states"] == {"ok": 0, "degraded": 1} and body["workers"] == 2
+    assert body["status"] == "degraded"
+    with db.session() as s:
+        s.add(WorkerHeartbeat(worker_id="h:3:a", hostname="h", pid=3))
+    body = _timed_get(f"{api.url}/api/health")[1].json()
+    assert body["worker_states"] == {"ok": 1, "degraded": 1} and body["status"] == "ok"
 
 
 def test_health_without_live_workers_is_degraded_but_200(api, clean):
@@ -145,7 +161,8 @@ def test_metrics_names_and_values(start_api, keys, customer_id):
     assert m[("directorybolt_submissions_total", (("outcome", "submitted"),))] == 1
     assert m[("directorybolt_submission_errors_total", (("category", "captcha"),))] == 1
     assert m[("directorybolt_dlq_depth", ())] == 1
-    assert m[("directorybolt_workers", ())] == 1
+    assert m[("directorybolt_workers", (("role", "submissions"), ("state", "ok")))] == 1
+    assert m[("directorybolt_workers", (("role", "submissions"), ("state", "degraded")))] == 0
     assert m[("directorybolt_job_duration_seconds", (("quantile", "0.5"),))] == pytest.approx(40, abs=1)
     for queue in all_queues():
         assert ("directorybolt_queue_depth", (("queue", queue),)) in m

@@ -89,6 +89,10 @@ def test_rules_cover_what_the_operators_asked_for():
     assert "[15m]" in rules["DirectoryBoltSubmissionErrorRate"]["expr"]
     assert "> 0.10" in rules["DirectoryBoltSubmissionErrorRate"]["expr"]
     assert rules["DirectoryBoltWorkersDown"]["for"] == "5m" and rules["DirectoryBoltMetricsDown"]["for"] == "5m"
+    assert rules["DirectoryBoltAllSubmissionWorkersDegraded"]["for"] == "2m"
+    assert rules["DirectoryBoltAllSubmissionWorkersDegraded"]["labels"]["severity"] == "critical"
+    assert 'state="degraded"' in rules["DirectoryBoltAllSubmissionWorkersDegraded"]["expr"]
+    assert rules["DirectoryBoltWorkerDegraded"]["for"] == "10m"
     assert "directorybolt_dlq_depth > 0" in rules["DirectoryBoltDeadLetters"]["expr"]
     overdue = rules["DirectoryBoltEnterpriseReviewOverdue"]["expr"]
     assert 'directorybolt_review_oldest_seconds{tier="enterprise"}' in overdue
@@ -150,11 +154,30 @@ def test_alerts_fire_on_synthetic_series(tmp_path):
         },
         {   # a worker stops heartbeating at 10 m: expected 2, seen 1 -> fires after 5 m
             "interval": "1m",
-            "input_series": [_series("directorybolt_workers", "", "2x9 1x20")],
+            "input_series": [_series("directorybolt_workers", 'role="submissions", state="ok"', "2x9 1x20"),
+                             _series("directorybolt_workers", 'role="submissions", state="degraded"', "0x30")],
             "alert_rule_test": [
                 _expect("DirectoryBoltWorkersDown", "12m", []),
                 _expect("DirectoryBoltWorkersDown", "17m", [{"severity": "critical", **scrape}]),
             ],
+        },
+        {   # the only submission worker's browser stops launching at 5 m: degraded, none ok
+            "interval": "1m",
+            "input_series": [_series("directorybolt_workers", 'role="submissions", state="ok"', "2x4 0x20"),
+                             _series("directorybolt_workers", 'role="submissions", state="degraded"', "0x4 2x20"),
+                             _series("directorybolt_workers", 'role="maintenance", state="ok"', "1x25")],
+            "alert_rule_test": [
+                _expect("DirectoryBoltAllSubmissionWorkersDegraded", "6m", []),
+                _expect("DirectoryBoltAllSubmissionWorkersDegraded", "8m", [{"severity": "critical", **scrape}]),
+                _expect("DirectoryBoltWorkerDegraded", "14m", []),
+                _expect("DirectoryBoltWorkerDegraded", "16m", [{"severity": "warning", **scrape}]),
+            ],
+        },
+        {   # one of two submission workers degraded: the others carry the load, no page
+            "interval": "1m",
+            "input_series": [_series("directorybolt_workers", 'role="submissions", state="ok"', "2x20"),
+                             _series("directorybolt_workers", 'role="submissions", state="degraded"', "1x20")],
+            "alert_rule_test": [_expect("DirectoryBoltAllSubmissionWorkersDegraded", "10m", [])],
         },
         {   # the API cannot be scraped at all
             "interval": "1m",

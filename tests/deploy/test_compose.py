@@ -196,3 +196,38 @@ def test_dockerfile_builds_the_browser_image():
     assert users and users[-1] not in ("root", "0"), "runs as a non-root user"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored and ".venv" in ignored and ".git" in ignored
+
+
+#: What a worker needs after its last running task hits the hard limit: the pool kills it,
+#: the worker records what it can and exits (docs/deployment.md, "Stopping and deploys").
+SHUTDOWN_MARGIN_S = 30
+
+
+def _seconds(duration: str | int) -> float:
+    """A compose duration (``330s``, ``5m30s``, ``1h``) in seconds."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def test_worker_grace_period_covers_the_task_hard_limit(raw):
+    """docker stop waits stop_grace_period before SIGKILL: long enough for a submission
+    that is running to finish or reach its hard time limit, with the settings the compose
+    file gives the workers (or the defaults)."""
+    from directorybolt.core.settings import Settings
+
+    workers = {name: svc for name, svc in raw["services"].items() if argv(svc)[:2] == ["directorybolt", "worker"]}
+    assert set(workers) == {"worker-priority", "worker-standard"}
+    for name, svc in workers.items():
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items() if k.startswith("DIRECTORYBOLT_")}
+        limits = Settings(**{k.removeprefix("DIRECTORYBOLT_").lower(): v for k, v in env.items()
+                             if k.removeprefix("DIRECTORYBOLT_").lower() in ("task_time_limit_s",
+                                                                             "task_soft_time_limit_s")})
+        grace = _seconds(svc["stop_grace_period"])
+        assert grace >= limits.task_time_limit_s + SHUTDOWN_MARGIN_S, (name, grace, limits.task_time_limit_s)
+        assert grace <= limits.task_time_limit_s + 5 * SHUTDOWN_MARGIN_S, f"{name}: a deploy would wait needlessly"
+        assert limits.task_soft_time_limit_s < limits.task_time_limit_s
+    assert _seconds("5m30s") == 330 and _seconds("330s") == 330

@@ -40,7 +40,7 @@ def queue_depths() -> dict[str, int | None]:
 
 def workers() -> list[dict[str, Any]]:
     """Every worker with a heartbeat row: alive, degraded (beats late: missed a few
-    intervals, not yet stale) or lapsed (presumed dead; the sweep recovers its work)."""
+    intervals, not yet stale; or its circuit breaker is open) or lapsed (presumed dead; the sweep recovers its work)."""
     s = get_settings()
     now = datetime.now(UTC)
     with db.session() as session:
@@ -50,8 +50,8 @@ def workers() -> list[dict[str, Any]]:
         age = (now - r.last_heartbeat).total_seconds()
         if age > s.stale_after_s or r.suspected_at is not None:
             state = "lapsed"
-        elif age > 3 * s.heartbeat_interval_s:
-            state = "degraded"
+        elif age > 3 * s.heartbeat_interval_s or r.state == "degraded":
+            state = "degraded"  # beats late, or its browser does not launch (circuit breaker open)
         else:
             state = "alive"
         out.append({"worker_id": r.worker_id, "hostname": r.hostname, "pid": r.pid, "state": state,

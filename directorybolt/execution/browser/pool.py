@@ -10,11 +10,12 @@ a fork) and relaunches after ``recycle_after`` submissions or a crash.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from directorybolt.core.errors import BrowserCrashed
+from directorybolt.core.errors import BrowserCrashed, BrowserUnavailable
 from directorybolt.core.settings import get_settings
 from directorybolt.execution.browser import egress
 
@@ -33,6 +34,27 @@ CHROMIUM_ARGS = [
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 
+PLAYWRIGHT_OWN = "Playwright's own Chromium"
+
+_MISSING = re.compile(r"[Ee]xecutable doesn't exist at (\S+)")
+_EXIT = re.compile(r"exitCode=(\d+)")
+
+
+def launch_failure(label: str, exc: BaseException) -> BrowserUnavailable:
+    """A launch error as one short reason and the path tried (Playwright names the
+    path it looked for when its own download is missing)."""
+    message = str(exc)
+    missing = _MISSING.search(message)
+    if missing:
+        return BrowserUnavailable(missing.group(1), "no such file")
+    code = _EXIT.search(message)
+    if code:
+        return BrowserUnavailable(label, f"it exited with code {code.group(1)} at start")
+    first = (message.strip().splitlines() or [type(exc).__name__])[0].removeprefix("BrowserType.launch: ")
+    if "has been closed" in first:
+        return BrowserUnavailable(label, "it exited at start")
+    return BrowserUnavailable(label, first[:200])
+
 
 class BrowserPool:
     def __init__(
@@ -42,8 +64,10 @@ class BrowserPool:
         recycle_after: int = 100,
         prepared: int = 1,
         headless: bool = True,
+        launch_timeout_s: float = 20.0,
     ) -> None:
         self.executable = executable
+        self.launch_timeout_s = launch_timeout_s
         self.recycle_after = recycle_after
         self.prepared = prepared
         self.headless = headless
@@ -57,18 +81,26 @@ class BrowserPool:
     def from_settings(cls) -> BrowserPool:
         s = get_settings()
         return cls(
-            executable=s.resolved_chromium(), recycle_after=s.browser_recycle_after, prepared=s.prepared_contexts
+            executable=s.resolved_chromium(), recycle_after=s.browser_recycle_after, prepared=s.prepared_contexts,
+            launch_timeout_s=s.browser_launch_timeout_s,
         )
 
     def _launch(self) -> None:
+        """Start Chromium; :class:`BrowserUnavailable` when it does not (a fault of this
+        worker, which the breaker counts, never of the directory)."""
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
         if self._pw is None:
             self._pw = sync_playwright().start()
-        kwargs: dict[str, Any] = {"headless": self.headless, "args": CHROMIUM_ARGS}
+        kwargs: dict[str, Any] = {"headless": self.headless, "args": CHROMIUM_ARGS,
+                                  "timeout": self.launch_timeout_s * 1000}
         if self.executable:
             kwargs["executable_path"] = self.executable
-        self._browser = self._pw.chromium.launch(**kwargs)
+        try:
+            self._browser = self._pw.chromium.launch(**kwargs)
+        except PlaywrightError as exc:
+            raise launch_failure(self.executable or PLAYWRIGHT_OWN, exc) from None
         self._used = 0
         self.launches += 1
         log.info("browser launched (%s)", self.executable or "playwright chromium")
