@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from directorybolt.lifecycle.results.outcomes import finish
-from directorybolt.lifecycle.results.rules import final_status_sql
+from directorybolt.lifecycle.results.rules import COUNTS_SQL, final_status_sql
 from directorybolt.store import history
 
 # ---- recount (the rare paths: start, reopen) ------------------------------------------
@@ -24,12 +24,7 @@ _LOCK_JOB = text("SELECT 1 FROM jobs WHERE id = :job_id FOR UPDATE")
 _RECOUNT = text(
     """
     WITH c AS (
-        SELECT count(*) FILTER (WHERE status = 'submitted') AS submitted,
-               count(*) FILTER (WHERE status = 'failed') AS failed,
-               count(*) FILTER (WHERE status = 'needs_review') AS needs_review,
-               count(*) FILTER (WHERE status = 'skipped') AS skipped,
-               count(*) FILTER (WHERE status IN ('pending', 'submitting')) AS open
-        FROM job_results WHERE job_id = :job_id
+        {counts}
     )
     UPDATE jobs j SET
         submitted = c.submitted, failed = c.failed, needs_review = c.needs_review, skipped = c.skipped,
@@ -38,8 +33,8 @@ _RECOUNT = text(
         finished_at = CASE WHEN j.status = 'in_progress' AND c.open = 0 THEN now() ELSE j.finished_at END
     FROM c WHERE j.id = :job_id
     RETURNING j.status, j.finished_at = now() AS finalized
-    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
-                                      "j.cancel_requested_at IS NOT NULL"))
+    """.format(counts=COUNTS_SQL, final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
+                                                         "j.cancel_requested_at IS NOT NULL"))
 )
 
 
@@ -166,12 +161,7 @@ _REVIEWED = text(
 _REVIEW_RECOUNT = text(
     """
     WITH old AS (SELECT status, needs_review FROM jobs WHERE id = :job_id), c AS (
-        SELECT count(*) FILTER (WHERE status = 'submitted') AS submitted,
-               count(*) FILTER (WHERE status = 'failed') AS failed,
-               count(*) FILTER (WHERE status = 'needs_review') AS needs_review,
-               count(*) FILTER (WHERE status = 'skipped') AS skipped,
-               count(*) FILTER (WHERE status IN ('pending', 'submitting')) AS open
-        FROM job_results WHERE job_id = :job_id
+        {counts}
     ), done AS (
         SELECT old.status IN ('partial', 'failed', 'completed', 'cancelled') AND old.needs_review > 0
                AND c.needs_review = 0 AND c.open = 0 AS last FROM old, c
@@ -183,8 +173,8 @@ _REVIEW_RECOUNT = text(
         finished_at = CASE WHEN done.last THEN now() ELSE j.finished_at END
     FROM c, done WHERE j.id = :job_id
     RETURNING j.status, done.last AS finalized
-    """.format(final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
-                                      "j.cancel_requested_at IS NOT NULL"))
+    """.format(counts=COUNTS_SQL, final=final_status_sql("c.submitted", "c.failed", "c.needs_review",
+                                                         "j.cancel_requested_at IS NOT NULL"))
 )
 
 
