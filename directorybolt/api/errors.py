@@ -31,6 +31,7 @@ from directorybolt.core.errors import (
     NotFound,
     ServiceUnavailable,
     ValidationError,
+    first_line,
 )
 from directorybolt.core.retries import SERVICE_ERRORS
 
@@ -168,20 +169,18 @@ async def _library_error(request: Request, exc: Exception) -> JSONResponse:
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     """A value the database refused (too long for its column, out of range): the
     input's fault, so a 422; the statement and its parameters stay out of the answer."""
-    log.warning("database refused a value in %s %s: %s", request.method, request.url.path, _first_line(exc))
+    log.warning("database refused a value in %s %s: %s", request.method, request.url.path, first_line(exc))
     return error_response(422, "a value is too long or out of range for what it is stored in")
 
 
 async def _service_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("service unavailable during %s %s: %s", request.method, request.url.path, _first_line(exc))
+    log.warning("service unavailable during %s %s: %s", request.method, request.url.path, first_line(exc))
     return error_response(
         503, "a backing service (database or broker) is unavailable; retry shortly",
         {"Retry-After": str(SERVICE_RETRY_AFTER_S)},
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _internal(scope: Scope, exc: BaseException) -> JSONResponse:

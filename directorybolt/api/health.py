@@ -63,8 +63,7 @@ def database_figures() -> dict[str, Any]:
     with db.session() as session:
         session.execute(text(f"SET LOCAL statement_timeout = {int(s.health_timeout_s * 1000)}"))
         row = session.execute(_FIGURES_SQL, {"stale_s": s.stale_after_s}).one()
-        by_state = liveness.live_by_state(session)
-    states = {state: n for (role, state), n in by_state.items() if role == "submissions"}
+        states = liveness.live_by_state(session)["submissions"]
     return {"workers": int(row.workers), "dlq_depth": int(row.dlq_depth), "worker_states": states}
 
 

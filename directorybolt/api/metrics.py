@@ -247,8 +247,9 @@ class SystemOfRecordCollector(Collector):
             "directorybolt_workers",
             "Worker processes with a heartbeat within stale_after_s, by role (submissions, maintenance) and "
             "state (degraded: the circuit breaker keeps it from taking submissions).", labels=["role", "state"])
-        for (role, state), n in sorted(worker_states.items()):
-            workers.add_metric([role, state], n)
+        for role, states in sorted(worker_states.items()):
+            for state, n in sorted(states.items()):
+                workers.add_metric([role, state], n)
         yield workers
         durations = GaugeMetricFamily(
             "directorybolt_job_duration_seconds",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from directorybolt.core.errors import DirectoryBoltError
+from directorybolt.core.errors import DirectoryBoltError, first_line
 from directorybolt.core.retries import SERVICE_ERRORS
 
 
@@ -22,11 +22,9 @@ class _Group(click.Group):
         except DirectoryBoltError as exc:
             raise click.ClickException(str(exc)) from None
         except SERVICE_ERRORS as exc:
-            raise click.ClickException(f"cannot reach a service: {_first_line(exc)}") from None
+            raise click.ClickException(f"cannot reach a service: {first_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 @click.group(cls=_Group)

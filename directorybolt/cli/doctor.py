@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,6 +17,8 @@ from typing import Any
 
 import click
 
+from directorybolt.core.deadlines import run_within
+from directorybolt.core.errors import first_line
 from directorybolt.core.settings import get_settings
 
 #: Versions this code is known to work with when the package metadata cannot say
@@ -44,34 +45,17 @@ class Failed(Exception):
         self.fix = fix
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
 def run_check(name: str, fn: Callable[[], str], timeout_s: float, fix: str, required: bool = True) -> Check:
     """Run ``fn`` in a daemon thread, waiting at most ``timeout_s``; its return value is
     the detail of an ok check, :class:`Failed` or any exception a failed one."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["detail"] = fn()
-        except BaseException as exc:  # reported as this check's failure
-            outcome["error"] = exc
-
     t0 = time.perf_counter()
-    thread = threading.Thread(target=target, name=f"doctor-{name}", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    took = round(time.perf_counter() - t0, 3)
-    if thread.is_alive():
-        return Check(name, "fail", f"no answer within {timeout_s:.0f} s", fix, required, took)
-    error = outcome.get("error")
-    if isinstance(error, Failed):
-        return Check(name, "fail", error.detail, error.fix, required, took)
-    if error is not None:
-        return Check(name, "fail", _first_line(error), fix, required, took)
-    return Check(name, "ok" if required else "info", str(outcome["detail"]), None, required, took)
+    try:
+        detail = run_within(fn, timeout_s, name=f"doctor-{name}")
+    except Failed as exc:
+        return Check(name, "fail", exc.detail, exc.fix, required, round(time.perf_counter() - t0, 3))
+    except Exception as exc:  # reported as this check's failure (TimeoutError: it hung)
+        return Check(name, "fail", first_line(exc), fix, required, round(time.perf_counter() - t0, 3))
+    return Check(name, "ok" if required else "info", str(detail), None, required, round(time.perf_counter() - t0, 3))
 
 
 # ---- the checks ------------------------------------------------------------------------
@@ -155,7 +139,7 @@ def check_state_dir() -> str:
             f.write(b"ok")
             f.flush()
     except OSError as exc:
-        raise Failed(f"{state_dir} is not writable ({exc.strerror or _first_line(exc)})",
+        raise Failed(f"{state_dir} is not writable ({exc.strerror or first_line(exc)})",
                      "set DIRECTORYBOLT_STATE_DIR to a directory this user can write") from None
     return f"{state_dir} is writable"
 

@@ -70,8 +70,8 @@ def cluster_report() -> dict[str, Any]:
                for r in rows if (now - r.last_heartbeat).total_seconds() <= stale]
     return {
         "workers": workers,
-        "submission_workers": {state: n for (role, state), n in by_state.items() if role == "submissions"},
-        "maintenance_workers": sum(n for (role, _), n in by_state.items() if role == "maintenance"),
+        "submission_workers": by_state["submissions"],
+        "maintenance_workers": sum(by_state["maintenance"].values()),
         "queue_depth": queue_depths(redis_client(), all_queues()),
     }
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from directorybolt.core.errors import DirectoryBoltError
+from directorybolt.core.errors import DirectoryBoltError, first_line
 
 
 @click.group()
@@ -171,7 +171,7 @@ def _lines(r: dict[str, Any]) -> list[str]:
 
 
 def _first_line(exc: BaseException) -> str:
-    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    line = first_line(exc)
     return re.sub(r"^\w+\.\w+: ", "", line)  # Playwright's "Page.goto: " says nothing to an operator
 
 

@@ -33,18 +33,11 @@ def require_browser(command: str, queues: list[str] | None = None) -> None:
     """Launch and close the browser once before anything consumes a submission queue;
     when it cannot, one line (the path tried, how to get a browser) and exit status 2.
     Skipped when ``queues`` holds no submission queue (a maintenance-only worker)."""
-    from directorybolt.core.errors import BrowserUnavailable
-    from directorybolt.core.queues import SUBMISSION_QUEUE_PREFIX
-    from directorybolt.execution.browser.preflight import launch_check, one_line
+    from directorybolt.core.queues import submission_queues_among
+    from directorybolt.execution.browser.preflight import exit_unless_launchable
 
-    if queues is not None and not any(q.startswith(SUBMISSION_QUEUE_PREFIX) for q in queues):
-        return
-    s = get_settings()
-    try:
-        launch_check(s.resolved_chromium(), s.browser_launch_timeout_s)
-    except BrowserUnavailable as exc:
-        click.echo(one_line(command, exc), err=True)
-        raise SystemExit(2) from None
+    if queues is None or submission_queues_among(queues):
+        exit_unless_launchable(command)
 
 
 def migrate_head() -> None:

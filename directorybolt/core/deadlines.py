@@ -130,3 +130,26 @@ class BoundedCalls:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+
+def run_within(fn: Callable[[], T], timeout_s: float, *, name: str) -> T:
+    """``fn()`` in a daemon thread of its own, waited for at most ``timeout_s``: its
+    result, its exception re-raised here, or :class:`TimeoutError`. For one-shot checks
+    (a browser launch, a doctor check) whose client may hang; at the deadline the
+    thread is abandoned, and whatever it holds (a Playwright driver) stays in it."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout_s:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

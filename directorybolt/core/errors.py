@@ -110,3 +110,9 @@ class ServiceUnavailable(DirectoryBoltError):
     accepted, so the caller may simply retry."""
 
     category = "unavailable"
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one short line for a log line or a person: never a stack or a
+    page of driver output."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

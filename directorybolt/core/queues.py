@@ -27,5 +27,11 @@ def submission_queues(settings: Settings | None = None) -> list[str]:
     return [tier_queue(t) for t in s.tiers_by_priority()]
 
 
+def submission_queues_among(names: list[str]) -> list[str]:
+    """The submission queues among ``names``, in their order (a worker that consumes
+    none needs no browser)."""
+    return [q for q in names if q.startswith(SUBMISSION_QUEUE_PREFIX)]
+
+
 def all_queues(settings: Settings | None = None) -> list[str]:
     return [*submission_queues(settings), MAINTENANCE_QUEUE, DEAD_LETTER_QUEUE]

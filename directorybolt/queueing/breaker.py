@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 
 from directorybolt.core.errors import BrowserUnavailable
-from directorybolt.core.queues import SUBMISSION_QUEUE_PREFIX
+from directorybolt.core.queues import submission_queues_among
 from directorybolt.core.settings import get_settings
 from directorybolt.execution.browser.preflight import launch_check
 from directorybolt.recovery import liveness
@@ -74,11 +74,6 @@ def browser_worked() -> None:
         _failed_here = False
     except Exception as exc:
         log.warning("could not reset the browser failure count: %s", exc)
-
-
-def submission_queues_of(queue_names: list[str]) -> list[str]:
-    """The submission queues among those a worker consumes, in its own order."""
-    return [q for q in queue_names if q.startswith(SUBMISSION_QUEUE_PREFIX)]
 
 
 class Supervisor:
@@ -170,7 +165,7 @@ def supervise(app: Any, hostname: str, consumed: list[str]) -> Supervisor | None
     """Start the breaker of a worker that consumes submission queues (none for a
     maintenance-only worker, which needs no browser)."""
     global _supervisor
-    queues = submission_queues_of(consumed)
+    queues = submission_queues_among(consumed)
     if not queues:
         return None
     _supervisor = Supervisor(app, hostname, queues).start()

@@ -7,13 +7,11 @@ start-up, before ``worker_init`` is sent.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from celery import signals
 
-from directorybolt.core.errors import BrowserUnavailable
-from directorybolt.core.queues import SUBMIT_DIRECTORY
+from directorybolt.core.queues import SUBMIT_DIRECTORY, submission_queues_among
 from directorybolt.core.retries import WORKER_PUBLISH_RETRY
 from directorybolt.core.settings import get_settings
 from directorybolt.execution.browser import preflight
@@ -52,15 +50,10 @@ def _browser_preflight(**_: Any) -> None:
     browser) when it cannot, so a bad deploy leaves the queues untouched. A worker that
     serves only ``maintenance`` needs no browser."""
     global _serves_submissions
-    _serves_submissions = bool(breaker.submission_queues_of(consumed_queues()))
+    _serves_submissions = bool(submission_queues_among(consumed_queues()))
     if preflight.passed() or not _serves_submissions:
         return
-    s = get_settings()
-    try:
-        took = preflight.launch_check(s.resolved_chromium(), s.browser_launch_timeout_s)
-    except BrowserUnavailable as exc:
-        print(preflight.one_line("worker", exc), file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+    took = preflight.exit_unless_launchable("worker")
     log.info("browser preflight: launched and closed in %.2f s", took)
 
 

@@ -95,11 +95,10 @@ def mark_node(state: str, children: list[int]) -> None:
     so at once (health and metrics need not wait for the next beat)."""
     if state not in STATES:
         raise ValueError(f"unknown worker state {state!r}")
-    key = DEGRADED_KEY.format(host=socket.gethostname(), pid=os.getpid())
     if state == "degraded":
-        redis_client().set(key, "1", ex=int(get_settings().stale_after_s * 10))
+        refresh_degraded()
     else:
-        redis_client().delete(key)
+        redis_client().delete(DEGRADED_KEY.format(host=socket.gethostname(), pid=os.getpid()))
     with db.session() as s:
         s.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.hostname == socket.gethostname(),
                                                 WorkerHeartbeat.pid.in_([os.getpid(), *children]))
@@ -313,13 +312,13 @@ _LIVE_BY_STATE = text(
 )
 
 
-def live_by_state(session: Any) -> dict[tuple[str, str], int]:
-    """Live worker processes (beat within ``stale_after_s``) by (role, state), every
+def live_by_state(session: Any) -> dict[str, dict[str, int]]:
+    """Live worker processes (beat within ``stale_after_s``) by role, then state, every
     combination present (zero when none): health, metrics and ``directorybolt status``
     show degraded workers from this one reading."""
-    counts = {(role, state): 0 for role in ROLES for state in STATES}
+    counts = {role: dict.fromkeys(STATES, 0) for role in ROLES}
     for r in session.execute(_LIVE_BY_STATE, {"stale": get_settings().stale_after_s}):
-        counts[(r.role, r.state)] = counts.get((r.role, r.state), 0) + int(r.n)
+        counts.setdefault(r.role, {})[r.state] = counts.get(r.role, {}).get(r.state, 0) + int(r.n)
     return counts
 
 

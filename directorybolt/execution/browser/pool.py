@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from directorybolt.core.errors import BrowserCrashed, BrowserUnavailable
+from directorybolt.core.errors import BrowserCrashed, BrowserUnavailable, first_line
 from directorybolt.core.settings import get_settings
 from directorybolt.execution.browser import egress
 
@@ -50,10 +50,25 @@ def launch_failure(label: str, exc: BaseException) -> BrowserUnavailable:
     code = _EXIT.search(message)
     if code:
         return BrowserUnavailable(label, f"it exited with code {code.group(1)} at start")
-    first = (message.strip().splitlines() or [type(exc).__name__])[0].removeprefix("BrowserType.launch: ")
+    first = first_line(exc, 1000).removeprefix("BrowserType.launch: ")
     if "has been closed" in first:
         return BrowserUnavailable(label, "it exited at start")
     return BrowserUnavailable(label, first[:200])
+
+
+def launch(pw: Any, executable: str | None, *, timeout_s: float, headless: bool = True) -> Any:
+    """Chromium with our flags, within ``timeout_s``; :class:`BrowserUnavailable` when it
+    does not start (a fault of this worker, which the breaker counts, never of the
+    directory)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    kwargs: dict[str, Any] = {"headless": headless, "args": CHROMIUM_ARGS, "timeout": timeout_s * 1000}
+    if executable:
+        kwargs["executable_path"] = executable
+    try:
+        return pw.chromium.launch(**kwargs)
+    except PlaywrightError as exc:
+        raise launch_failure(executable or PLAYWRIGHT_OWN, exc) from None
 
 
 class BrowserPool:
@@ -86,21 +101,11 @@ class BrowserPool:
         )
 
     def _launch(self) -> None:
-        """Start Chromium; :class:`BrowserUnavailable` when it does not (a fault of this
-        worker, which the breaker counts, never of the directory)."""
-        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
         if self._pw is None:
             self._pw = sync_playwright().start()
-        kwargs: dict[str, Any] = {"headless": self.headless, "args": CHROMIUM_ARGS,
-                                  "timeout": self.launch_timeout_s * 1000}
-        if self.executable:
-            kwargs["executable_path"] = self.executable
-        try:
-            self._browser = self._pw.chromium.launch(**kwargs)
-        except PlaywrightError as exc:
-            raise launch_failure(self.executable or PLAYWRIGHT_OWN, exc) from None
+        self._browser = launch(self._pw, self.executable, timeout_s=self.launch_timeout_s, headless=self.headless)
         self._used = 0
         self.launches += 1
         log.info("browser launched (%s)", self.executable or "playwright chromium")

@@ -15,12 +15,14 @@ even when Chromium hangs.
 from __future__ import annotations
 
 import os
-import threading
+import sys
 import time
 from pathlib import Path
 
-from directorybolt.core.errors import BrowserUnavailable
-from directorybolt.execution.browser.pool import CHROMIUM_ARGS, PLAYWRIGHT_OWN, launch_failure
+from directorybolt.core.deadlines import run_within
+from directorybolt.core.errors import BrowserUnavailable, first_line
+from directorybolt.core.settings import get_settings
+from directorybolt.execution.browser.pool import PLAYWRIGHT_OWN, launch
 
 #: How a person gets a browser on this kind of machine (DESIGN.md: Debian's Chromium, or
 #: Playwright's download where the network allows it).
@@ -54,22 +56,14 @@ def _file_problem(path: str) -> str | None:
 
 
 def _launch_once(executable: str | None, timeout_s: float) -> float:
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    label = executable or PLAYWRIGHT_OWN
     t0 = time.perf_counter()
-    try:
-        with sync_playwright() as pw:
-            kwargs: dict[str, object] = {"headless": True, "args": CHROMIUM_ARGS, "timeout": timeout_s * 1000}
-            if executable:
-                kwargs["executable_path"] = executable
-            browser = pw.chromium.launch(**kwargs)  # type: ignore[arg-type]
-            took = time.perf_counter() - t0
-            browser.close()
-            return took
-    except PlaywrightError as exc:
-        raise launch_failure(label, exc) from None
+    with sync_playwright() as pw:
+        browser = launch(pw, executable, timeout_s=timeout_s)
+        took = time.perf_counter() - t0
+        browser.close()
+        return took
 
 
 def launch_check(executable: str | None, timeout_s: float) -> float:
@@ -80,25 +74,25 @@ def launch_check(executable: str | None, timeout_s: float) -> float:
         problem = _file_problem(executable)
         if problem:
             raise BrowserUnavailable(executable, problem)
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["took"] = _launch_once(executable, timeout_s)
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="directorybolt-browser-check", daemon=True)
-    thread.start()
-    thread.join(timeout_s + 5)
-    if thread.is_alive():
-        raise BrowserUnavailable(executable or PLAYWRIGHT_OWN, f"no answer within {timeout_s:.0f} s")
     global _passed
-    error = outcome.get("error")
-    if isinstance(error, BrowserUnavailable):
-        raise error
-    if isinstance(error, BaseException):
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise BrowserUnavailable(executable or PLAYWRIGHT_OWN, first)
+    try:
+        took = run_within(lambda: _launch_once(executable, timeout_s), timeout_s + 5,
+                          name="directorybolt-browser-check")
+    except BrowserUnavailable:
+        raise
+    except Exception as exc:  # a hung or failing driver: still this worker's browser
+        raise BrowserUnavailable(executable or PLAYWRIGHT_OWN, first_line(exc, 200)) from None
     _passed = True
-    return float(outcome["took"])  # type: ignore[arg-type]
+    return took
+
+
+def exit_unless_launchable(command: str) -> float:
+    """For a process about to consume submission queues: the launch time, or one line on
+    stderr (the path tried, how to get a browser) and exit status 2, before anything
+    is consumed."""
+    s = get_settings()
+    try:
+        return launch_check(s.resolved_chromium(), s.browser_launch_timeout_s)
+    except BrowserUnavailable as exc:
+        print(one_line(command, exc), file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
